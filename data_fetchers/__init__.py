@@ -1,0 +1,1 @@
+"""data_fetchers: the course's datasets, real (downloaded) or simulated (generated offline)."""
