@@ -1,0 +1,272 @@
+"""Multi-subject spatial ICA and the matching of spatial maps.
+
+The resting-state chapter extracts brain networks with the recipe of Calhoun et al. (2001):
+reduce each subject's time series with a PCA, stack the reduced subjects, then run a
+*spatial* FastICA, in which voxels are the samples. This module keeps that recipe short
+and readable, and adds the tools to compare two sets of maps:
+
+``reduce_subject``        one subject's (n_volumes, n_voxels) data -> its main spatial patterns
+``concat_ica``            the whole recipe: reduce, concatenate, spatial ICA -> maps
+``orient_maps``           z-score each map and flip its sign so that its heavy tail is positive
+``spatial_correlation``   Pearson correlation between every pair of maps of two sets
+``match_components``      one-to-one matching of two sets of maps (Hungarian assignment)
+``component_at``          the map that is strongest around a given brain coordinate
+
+Maps are 2D arrays of shape (n_components, n_voxels), voxels in mask order, so that
+``mlni.masking.unmask(maps, mask_img)`` turns them into a 4D image.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn.decomposition import FastICA
+from sklearn.utils.extmath import randomized_svd
+
+__all__ = [
+    "reduce_subject",
+    "concat_ica",
+    "orient_maps",
+    "spatial_correlation",
+    "match_components",
+    "component_at",
+]
+
+
+def _check_2d(X, name):
+    """Return ``X`` as a 2D float array or raise an error naming the parameter."""
+    if not hasattr(X, "shape") and not isinstance(X, (list, tuple)):
+        raise TypeError(f"'{name}' must be a 2D array. Got {type(X).__name__}.")
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2:
+        raise ValueError(f"'{name}' must be a 2D array. Got an array of shape {X.shape}.")
+    return X
+
+
+def _standardize_rows(maps):
+    """Give each row zero mean and unit variance (constant rows become zeros)."""
+    centered = maps - maps.mean(axis=1, keepdims=True)
+    std = centered.std(axis=1, keepdims=True)
+    std[std == 0] = 1.0
+    return centered / std
+
+
+def _check_positive_int(value, name):
+    """Raise unless ``value`` is a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"'{name}' must be an integer. Got {type(value).__name__}: {value!r}.")
+    if value < 1:
+        raise ValueError(f"'{name}' must be a positive integer. Got {value}.")
+
+
+def reduce_subject(X, n_components, *, random_state=0):
+    """Summarise one subject's time series by its main spatial patterns (PCA over time).
+
+    Parameters
+    ----------
+    X : array of shape (n_volumes, n_voxels)
+        Cleaned (detrended, standardised) time series of one subject.
+    n_components : int
+        Number of patterns kept; at most ``min(n_volumes, n_voxels)``.
+    random_state : int, default=0
+        Seed of the randomized SVD.
+
+    Returns
+    -------
+    patterns : array of shape (n_components, n_voxels)
+        The first right singular vectors of ``X`` scaled by their singular values, so
+        that stronger patterns weigh more once subjects are concatenated.
+    """
+    X = _check_2d(X, "X")
+    _check_positive_int(n_components, "n_components")
+    if n_components > min(X.shape):
+        raise ValueError(
+            f"'n_components' must be at most min(n_volumes, n_voxels) = {min(X.shape)}. "
+            f"Got {n_components}."
+        )
+    _, singular_values, components = randomized_svd(
+        X, n_components, n_iter=5, random_state=random_state
+    )
+    return singular_values[:, np.newaxis] * components
+
+
+def orient_maps(maps):
+    """Z-score each map and flip its sign so that its heavy tail is positive.
+
+    ICA recovers sources up to their sign and scale. A network is a small set of voxels
+    with large values, so its distribution has one heavy tail: we make that tail
+    positive (positive skewness) and give every map zero mean and unit variance.
+
+    Parameters
+    ----------
+    maps : array of shape (n_components, n_voxels)
+
+    Returns
+    -------
+    array of shape (n_components, n_voxels)
+        The oriented, z-scored maps (a new array).
+    """
+    maps = _check_2d(maps, "maps")
+    z = _standardize_rows(maps)
+    skewness = (z**3).mean(axis=1)
+    signs = np.where(skewness < 0, -1.0, 1.0)
+    return z * signs[:, np.newaxis]
+
+
+def concat_ica(subjects, *, n_components=10, n_subject_components=None, random_state=2,
+               max_iter=400):
+    """Extract group spatial maps with concatenation ICA (PCA per subject, then spatial ICA).
+
+    Parameters
+    ----------
+    subjects : list of arrays of shape (n_volumes_i, n_voxels)
+        Cleaned time series, one array per subject, same voxels (same mask) for all.
+    n_components : int, default=10
+        Number of independent components (maps) returned.
+    n_subject_components : int, optional
+        Number of PCA patterns kept per subject (default ``2 * n_components``, at most the
+        number of volumes of the shortest subject).
+    random_state : int, default=2
+        Seed of the PCA and of FastICA (the paper uses 2).
+    max_iter : int, default=400
+        Maximum number of FastICA iterations.
+
+    Returns
+    -------
+    maps : array of shape (n_components, n_voxels)
+        Z-scored maps with their heavy tail positive (see :func:`orient_maps`).
+
+    Notes
+    -----
+    In spatial ICA the voxels are the samples: the stacked patterns, of shape
+    (n_subjects * n_subject_components, n_voxels), are transposed before FastICA, and the
+    estimated *sources* are the maps.
+    """
+    if not isinstance(subjects, (list, tuple)) or len(subjects) == 0:
+        raise TypeError(
+            f"'subjects' must be a non-empty list of 2D arrays. Got {type(subjects).__name__}."
+        )
+    subjects = [_check_2d(X, "subjects") for X in subjects]
+    n_voxels = {X.shape[1] for X in subjects}
+    if len(n_voxels) != 1:
+        raise ValueError(
+            f"'subjects' must all have the same number of voxels. Got {sorted(n_voxels)}."
+        )
+    _check_positive_int(n_components, "n_components")
+    if n_subject_components is None:
+        n_subject_components = min(2 * n_components, min(X.shape[0] for X in subjects))
+    _check_positive_int(n_subject_components, "n_subject_components")
+    reduced = [
+        reduce_subject(X, n_subject_components, random_state=random_state) for X in subjects
+    ]
+    stacked = np.vstack(reduced)
+    if n_components > stacked.shape[0]:
+        raise ValueError(
+            f"'n_components' must be at most n_subjects * n_subject_components = "
+            f"{stacked.shape[0]}. Got {n_components}."
+        )
+    ica = FastICA(n_components=n_components, whiten="unit-variance", max_iter=max_iter,
+                  random_state=random_state)
+    sources = ica.fit_transform(stacked.T)
+    return orient_maps(sources.T)
+
+
+def spatial_correlation(maps_a, maps_b):
+    """Pearson correlation between every map of ``maps_a`` and every map of ``maps_b``.
+
+    Parameters
+    ----------
+    maps_a : array of shape (n_a, n_voxels)
+    maps_b : array of shape (n_b, n_voxels)
+
+    Returns
+    -------
+    array of shape (n_a, n_b)
+        Entry ``[i, j]`` is the correlation across voxels of map ``i`` of ``maps_a`` and
+        map ``j`` of ``maps_b``.
+    """
+    a = _check_2d(maps_a, "maps_a")
+    b = _check_2d(maps_b, "maps_b")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(
+            f"'maps_a' and 'maps_b' must have the same number of voxels. "
+            f"Got {a.shape[1]} and {b.shape[1]}."
+        )
+    return _standardize_rows(a) @ _standardize_rows(b).T / a.shape[1]
+
+
+def match_components(maps_a, maps_b, *, absolute=True):
+    """Pair each map of ``maps_a`` with a distinct map of ``maps_b``, most similar first.
+
+    The pairing maximises the summed spatial correlation over all pairs at once (the
+    Hungarian algorithm, :func:`scipy.optimize.linear_sum_assignment`), so that two maps
+    of ``maps_a`` never claim the same map of ``maps_b``.
+
+    Parameters
+    ----------
+    maps_a : array of shape (n_a, n_voxels)
+    maps_b : array of shape (n_b, n_voxels)
+    absolute : bool, default=True
+        Match on the absolute correlation (ICA signs are arbitrary).
+
+    Returns
+    -------
+    index_a, index_b : arrays of int of shape (min(n_a, n_b),)
+        Matched pairs ``(maps_a[index_a[k]], maps_b[index_b[k]])``, sorted by decreasing
+        correlation.
+    correlation : array of shape (min(n_a, n_b),)
+        The (signed) spatial correlation of each pair.
+    """
+    if not isinstance(absolute, bool):
+        raise TypeError(f"'absolute' must be a bool. Got {type(absolute).__name__}.")
+    table = spatial_correlation(maps_a, maps_b)
+    score = np.abs(table) if absolute else table
+    index_a, index_b = linear_sum_assignment(score, maximize=True)
+    correlation = table[index_a, index_b]
+    order = np.argsort(-np.abs(correlation) if absolute else -correlation, kind="stable")
+    return index_a[order], index_b[order], correlation[order]
+
+
+def component_at(maps, mask_img, coord, *, radius=6.0):
+    """Index of the map with the largest mean value in a sphere around a coordinate.
+
+    Used to name a component by its anatomy, e.g. the default mode network by its
+    posterior cingulate / precuneus hub near MNI (0, -52, 26).
+
+    Parameters
+    ----------
+    maps : array of shape (n_components, n_voxels)
+        Maps in the voxel order of ``mask_img`` (oriented, see :func:`orient_maps`).
+    mask_img : nibabel image
+        The 3D mask that defines the voxels of ``maps``.
+    coord : sequence of 3 floats
+        World (e.g. MNI) coordinate in mm.
+    radius : float, default=6.0
+        Sphere radius in mm; the nearest mask voxel is used when none is inside.
+
+    Returns
+    -------
+    index : int
+        The component with the largest mean value in the sphere.
+    values : array of shape (n_components,)
+        The mean value of each component in the sphere.
+    """
+    maps = _check_2d(maps, "maps")
+    coord = np.asarray(coord, dtype=float)
+    if coord.shape != (3,):
+        raise ValueError(f"'coord' must have 3 values (x, y, z in mm). Got {coord.tolist()}.")
+    if not radius > 0:
+        raise ValueError(f"'radius' must be positive. Got {radius}.")
+    mask = np.asarray(mask_img.dataobj) != 0
+    if mask.sum() != maps.shape[1]:
+        raise ValueError(
+            f"'maps' has {maps.shape[1]} voxels but 'mask_img' has {int(mask.sum())}."
+        )
+    ijk = np.column_stack(np.nonzero(mask))
+    xyz = ijk @ mask_img.affine[:3, :3].T + mask_img.affine[:3, 3]
+    distance = np.linalg.norm(xyz - coord, axis=1)
+    inside = distance <= radius
+    if not inside.any():
+        inside = distance == distance.min()
+    values = maps[:, inside].mean(axis=1)
+    return int(np.argmax(values)), values
