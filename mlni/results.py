@@ -15,7 +15,7 @@ import time
 from numbers import Real
 from pathlib import Path
 
-__all__ = ["record", "load", "results_dir"]
+__all__ = ["record", "record_figure", "load", "results_dir"]
 
 
 def results_dir() -> Path:
@@ -82,6 +82,45 @@ def record(chapter, key, value, *, paper=None, source):
         json.dump(entries, stream, indent=1, sort_keys=True)
     os.replace(tmp, path)
     return entry
+
+
+def record_figure(chapter, key, fig, *, paper, source, dpi=70):
+    """Save a small picture of a figure that reproduces one of the paper's figures.
+
+    Parameters
+    ----------
+    chapter : str
+        The chapter's short name, e.g. ``"searchlight"``.
+    key : str
+        A name for the figure, e.g. ``"figure2"``.
+    fig : matplotlib.figure.Figure
+        The figure, as the chapter shows it (it is not closed).
+    paper : str
+        Which figure of the paper it corresponds to, e.g. ``"Figure 2 (right)"``.
+    source : {"real", "simulated"}
+        Which data the figure was computed on.
+    dpi : int, default=70
+        Resolution of the saved thumbnail.
+
+    Returns
+    -------
+    dict
+        The stored entry; its ``value`` is the PNG file's path.
+    """
+    from matplotlib.figure import Figure
+
+    if not isinstance(fig, Figure):
+        raise TypeError(f"'fig' must be a matplotlib Figure. Got {type(fig).__name__}.")
+    _check_name("chapter", chapter)
+    _check_name("key", key)
+    folder = results_dir() / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{chapter}-{key}.png"
+    fd, tmp = tempfile.mkstemp(prefix=f".{chapter}-{key}.", suffix=".png", dir=folder)
+    os.close(fd)
+    fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+    os.replace(tmp, path)
+    return record(chapter, key, str(path), paper=paper, source=source)
 
 
 def load(chapter=None):

@@ -1,0 +1,14 @@
+"""Sphinx extension of the course book.
+
+It marks the build for the chapters' kernels: ``MLNI_BOOK_BUILD=1`` is set in this
+process's environment, which the kernels that execute the notebooks inherit. With it,
+``mlni.widgets.explore`` draws pre-rendered, kernel-free figures instead of live ipywidgets
+(which need a running kernel to do anything).
+"""
+
+import os
+
+
+def setup(app):
+    os.environ["MLNI_BOOK_BUILD"] = "1"
+    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
