@@ -11,6 +11,7 @@ and readable, and adds the tools to compare two sets of maps:
 ``spatial_correlation``   Pearson correlation between every pair of maps of two sets
 ``match_components``      one-to-one matching of two sets of maps (Hungarian assignment)
 ``component_at``          the map that is strongest around a given brain coordinate
+``regions_from_maps``     split thresholded maps into connected regions (nodes of a connectome)
 
 Maps are 2D arrays of shape (n_components, n_voxels), voxels in mask order, so that
 ``mlni.masking.unmask(maps, mask_img)`` turns them into a 4D image.
@@ -19,6 +20,7 @@ Maps are 2D arrays of shape (n_components, n_voxels), voxels in mask order, so t
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 from sklearn.decomposition import FastICA
 from sklearn.utils.extmath import randomized_svd
@@ -30,6 +32,7 @@ __all__ = [
     "spatial_correlation",
     "match_components",
     "component_at",
+    "regions_from_maps",
 ]
 
 
@@ -270,3 +273,56 @@ def component_at(maps, mask_img, coord, *, radius=6.0):
         inside = distance == distance.min()
     values = maps[:, inside].mean(axis=1)
     return int(np.argmax(values)), values
+
+
+def regions_from_maps(maps, mask_img, *, threshold=2.0, min_size=10):
+    """Split network maps into spatially connected regions.
+
+    Every voxel goes to the map in which it has the largest value, if that value is above
+    ``threshold``; the voxels of each map are then split into connected clusters (voxels
+    sharing a face), and clusters smaller than ``min_size`` voxels are dropped. A network
+    such as the default mode network thus gives several regions (its hubs), which can be
+    the nodes of a connectome.
+
+    Parameters
+    ----------
+    maps : array of shape (n_components, n_voxels)
+        Oriented maps (see :func:`orient_maps`) in the voxel order of ``mask_img``.
+    mask_img : nibabel image
+        The 3D mask that defines the voxels of ``maps``.
+    threshold : float, default=2.0
+        Minimum value for a voxel to belong to a region.
+    min_size : int, default=10
+        Minimum number of voxels of a region.
+
+    Returns
+    -------
+    labels : array of int of shape (n_voxels,)
+        Region of each voxel, 1 to n_regions, 0 for voxels in no region. Regions are
+        numbered by component, then by decreasing size.
+    region_component : array of int of shape (n_regions,)
+        The map each region comes from (``region_component[label - 1]``).
+    """
+    maps = _check_2d(maps, "maps")
+    _check_positive_int(min_size, "min_size")
+    mask = np.asarray(mask_img.dataobj) != 0
+    if mask.sum() != maps.shape[1]:
+        raise ValueError(
+            f"'maps' has {maps.shape[1]} voxels but 'mask_img' has {int(mask.sum())}."
+        )
+    winner = np.argmax(maps, axis=0)
+    strong = maps.max(axis=0) > threshold
+    labels = np.zeros(maps.shape[1], dtype=int)
+    region_component = []
+    volume = np.zeros(mask.shape, dtype=bool)
+    for k in range(maps.shape[0]):
+        volume[mask] = strong & (winner == k)
+        clusters, n_clusters = ndimage.label(volume)
+        in_mask = clusters[mask]
+        sizes = np.bincount(in_mask, minlength=n_clusters + 1)[1:]
+        for cluster in np.argsort(-sizes, kind="stable"):
+            if sizes[cluster] < min_size:
+                break
+            region_component.append(k)
+            labels[in_mask == cluster + 1] = len(region_component)
+    return labels, np.array(region_component, dtype=int)

@@ -10,6 +10,7 @@ from mlni.decomposition import (
     match_components,
     orient_maps,
     reduce_subject,
+    regions_from_maps,
     spatial_correlation,
 )
 
@@ -150,3 +151,30 @@ def test_component_at_errors():
         component_at(maps, mask_img, (0, 0, 0), radius=-2)
     with pytest.raises(ValueError, match="'maps' has 10 voxels but 'mask_img' has 216"):
         component_at(np.zeros((2, 10)), mask_img, (0, 0, 0))
+
+
+def test_regions_from_maps_splits_networks():
+    mask_img = _mask_img()
+    mask = np.asarray(mask_img.dataobj) != 0
+    volumes = np.zeros((2,) + mask.shape)
+    volumes[0, 2:4, 2:4, 2:5] = 3.0      # network 0: two separate blobs of 12 and 8 voxels
+    volumes[0, 6:8, 6:8, 6:8] = 3.0
+    volumes[1, 2:8, 6:8, 2:4] = 2.5      # network 1: one blob of 24 voxels
+    volumes[1, 7, 2, 7] = 9.0            # and a lone voxel, too small to count
+    maps = volumes[:, mask]
+    labels, region_component = regions_from_maps(maps, mask_img, threshold=2, min_size=5)
+    assert region_component.tolist() == [0, 0, 1]
+    assert np.bincount(labels).tolist()[1:] == [12, 8, 24]
+    # voxels strong in two maps go to the stronger one; regions are sorted by size
+    maps[0, labels == 3] = 2.6
+    labels2, region_component2 = regions_from_maps(maps, mask_img, threshold=2, min_size=5)
+    assert region_component2.tolist() == [0, 0, 0]
+    assert np.bincount(labels2).tolist()[1:] == [24, 12, 8]
+
+
+def test_regions_from_maps_errors():
+    mask_img = _mask_img()
+    with pytest.raises(ValueError, match="'maps' has 5 voxels but 'mask_img' has 216"):
+        regions_from_maps(np.zeros((2, 5)), mask_img)
+    with pytest.raises(ValueError, match="'min_size' must be a positive integer. Got 0"):
+        regions_from_maps(np.zeros((2, 216)), mask_img, min_size=0)
