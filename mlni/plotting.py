@@ -1,0 +1,451 @@
+"""Brain slices with overlays, parcellations and small pixel images, with matplotlib only.
+
+Brain figures follow the look of brain viewers: black background, the anatomy in grey, the
+statistical map in colour on top, values below the threshold transparent. They use the
+*neurological* convention: the subject's left is on the left of the picture (marked "L").
+Every panel prints its slice coordinate in millimetres.
+
+All images are sampled on one millimetre grid aligned with the world axes, so a map on a
+coarse functional grid can be drawn over a fine anatomical image without resampling whole
+volumes: only the displayed planes are interpolated (linear for maps, nearest for masks and
+labels).
+
+Examples
+--------
+>>> from mlni.plotting import plot_slices
+>>> fig = plot_slices(mean_img, weight_img, threshold=1e-3, title="SVC weights")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from itertools import product
+from numbers import Real
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib import colors as mcolors
+from matplotlib.lines import Line2D
+from scipy import ndimage
+
+from mlni._checks import check_img, check_in, check_positive, get_data
+
+__all__ = ["plot_labels", "plot_pixel_grid", "plot_pixels", "plot_slices"]
+
+_BACKGROUND, _FOREGROUND = "black", "white"
+_CONTOUR_COLORS = ["#39ff14", "#ff4df0", "#ffd400", "#00e5ff", "#ff8c1a", "#b388ff"]
+_AXIS = {"x": 0, "y": 1, "z": 2}
+_PANEL_AXES = {"x": (1, 2), "y": (0, 2), "z": (0, 1)}  # (horizontal, vertical) world axes
+_SIDES = {"x": ("P", "A"), "y": ("L", "R"), "z": ("L", "R")}
+
+
+class _Volume:
+    """A 3D image that can be sampled at world coordinates (mm)."""
+
+    def __init__(self, img, name, order):
+        img = check_img(img, ndim=3, name=name)
+        self.data = np.nan_to_num(np.asarray(get_data(img), dtype=np.float64),
+                                  nan=0.0, posinf=0.0, neginf=0.0)
+        self.affine = img.affine
+        self.order = order
+
+    def sample(self, points):
+        """Values at world ``points`` of shape (..., 3); 0 outside the image."""
+        flat = points.reshape(-1, 3)
+        vox = np.linalg.solve(self.affine[:3, :3], (flat - self.affine[:3, 3]).T)
+        values = ndimage.map_coordinates(self.data, vox, order=self.order, cval=0.0)
+        return values.reshape(points.shape[:-1])
+
+    def to_world(self, ijk):
+        """World coordinates (n, 3) of voxel coordinates ``ijk`` (n, 3)."""
+        return np.asarray(ijk, dtype=float) @ self.affine[:3, :3].T + self.affine[:3, 3]
+
+    def bounds(self, mask):
+        """World bounding box (3, 2) of the voxels where ``mask`` is True."""
+        box = [np.flatnonzero(mask.any(axis=tuple({0, 1, 2} - {a})))[[0, -1]] for a in range(3)]
+        corners = self.to_world(np.array(list(product(*box))))
+        return np.c_[corners.min(axis=0), corners.max(axis=0)]
+
+
+def _grid(bg):
+    """Bounds (3, 2) of the background in mm (voxels above 10% of its high values) and step."""
+    magnitude = np.abs(bg.data)
+    inside = magnitude > 0
+    if inside.any():
+        inside = magnitude > 0.1 * np.percentile(magnitude[inside], 99)
+    bounds = bg.bounds(inside if inside.any() else np.ones(bg.data.shape, bool))
+    step = float(np.sqrt((bg.affine[:3, :3] ** 2).sum(axis=0)).min())
+    return bounds, step
+
+
+def _panel_points(direction, coord, bounds, step):
+    """World points (n_vertical, n_horizontal, 3) of one slice, and the imshow extent."""
+    h_axis, v_axis = _PANEL_AXES[direction]
+    hs = np.arange(bounds[h_axis, 0], bounds[h_axis, 1] + step / 2, step)
+    vs = np.arange(bounds[v_axis, 0], bounds[v_axis, 1] + step / 2, step)
+    points = np.empty((len(vs), len(hs), 3))
+    points[..., h_axis], points[..., v_axis] = np.meshgrid(hs, vs)
+    points[..., _AXIS[direction]] = coord
+    extent = (hs[0] - step / 2, hs[-1] + step / 2, vs[0] - step / 2, vs[-1] + step / 2)
+    return points, extent
+
+
+def _default_cuts(display_mode, bg, bounds, stat, threshold):
+    """Slice positions (mm) centred on the map above threshold, else on the brain.
+
+    For the map: the centre of mass of its largest connected cluster above threshold (its peak
+    if the centre falls outside the cluster); for the brain: the centre of mass of the
+    background intensities.
+    """
+    focus = None
+    if stat is not None:
+        above = (np.abs(stat.data) >= (threshold or 0)) & (stat.data != 0)
+        if above.any():
+            labeled, n_clusters = ndimage.label(above)
+            sizes = ndimage.sum_labels(above, labeled, index=np.arange(1, n_clusters + 1))
+            focus = labeled == np.argmax(sizes) + 1
+            weights = np.abs(stat.data) * focus
+            centre = np.array(ndimage.center_of_mass(weights))
+            if not focus[tuple(np.round(centre).astype(int))]:
+                centre = np.array(np.unravel_index(np.argmax(weights), weights.shape))
+            centre = stat.to_world(centre[None])[0]
+    if focus is None:
+        weights = np.clip(bg.data, 0, None)
+        voxel = ndimage.center_of_mass(weights) if weights.any() else np.array(bg.data.shape) / 2
+        centre = bg.to_world(np.asarray(voxel)[None])[0]
+    if display_mode == "ortho":
+        return tuple(np.round(centre, 1))
+    axis = _AXIS[display_mode]
+    if focus is not None:  # spread over all the supra-threshold voxels
+        low, high = stat.bounds(above)[axis] @ np.array([[0.9, 0.1], [0.1, 0.9]])
+    else:
+        low, high = bounds[axis] @ np.array([[0.8, 0.2], [0.2, 0.8]])
+    return list(np.unique(np.round(np.linspace(low, high, 6))))
+
+
+def _panels(display_mode, cut_coords):
+    """List of (direction, coordinate) pairs to draw."""
+    if display_mode == "ortho":
+        coords = np.atleast_1d(np.asarray(cut_coords, dtype=float))
+        if coords.shape != (3,):
+            raise ValueError(f"'cut_coords' must be 3 numbers (x, y, z in mm) for "
+                             f"display_mode='ortho'. Got {cut_coords!r}.")
+        return list(zip("xyz", coords, strict=True))
+    coords = np.atleast_1d(np.asarray(cut_coords, dtype=float))
+    if coords.ndim != 1 or coords.size == 0:
+        raise ValueError(f"'cut_coords' must be a number or a list of numbers (mm) for "
+                         f"display_mode={display_mode!r}. Got {cut_coords!r}.")
+    return [(display_mode, c) for c in coords]
+
+
+def _layout(figure, panels, bounds, *, colorbar, legend, title):
+    """Create one axes per panel (same mm scale everywhere) and an optional colorbar axes."""
+    widths = [np.ptp(bounds[_PANEL_AXES[d][0]]) for d, _ in panels]
+    heights = [np.ptp(bounds[_PANEL_AXES[d][1]]) for d, _ in panels]
+    top_in, bottom_in, cbar_in, gap_in = (0.45 if title else 0.1), (0.35 if legend else 0.1), \
+        (0.9 if colorbar else 0.1), 0.15
+    if figure is None:
+        panel_h = 2.6 if len(panels) <= 3 else 1.9
+        scale = panel_h / max(heights)
+        fig_w = min(sum(widths) * scale + gap_in * len(panels) + cbar_in + 0.1, 14.0)
+        scale = min(scale, (fig_w - cbar_in - 0.1 - gap_in * len(panels)) / sum(widths))
+        figure = plt.figure(figsize=(fig_w, max(heights) * scale + top_in + bottom_in))
+    fig_w, fig_h = figure.get_size_inches()
+    scale = min((fig_w - cbar_in - 0.1 - gap_in * len(panels)) / sum(widths),
+                (fig_h - top_in - bottom_in) / max(heights))
+    figure.set_facecolor(_BACKGROUND)
+    axes, left = [], 0.05
+    for w, h in zip(widths, heights, strict=True):
+        ax = figure.add_axes([left / fig_w, (bottom_in + (max(heights) - h) * scale / 2) / fig_h,
+                              w * scale / fig_w, h * scale / fig_h])
+        ax.set_axis_off()
+        axes.append(ax)
+        left += w * scale + gap_in
+    cax = None
+    if colorbar:
+        height = max(heights) * scale
+        cax = figure.add_axes([(left + 0.1) / fig_w, (bottom_in + 0.1 * height) / fig_h,
+                               0.15 / fig_w, 0.8 * height / fig_h])
+    return figure, axes, cax
+
+
+def _label_panel(ax, direction, coord, extent):
+    text = dict(color=_FOREGROUND, fontsize=9, transform=ax.transAxes)
+    ax.text(0.02, 0.02, f"{direction}={coord:.0f}", ha="left", va="bottom", **text)
+    low, high = _SIDES[direction]
+    ax.text(0.0, 0.5, low, ha="left", va="center", **text)
+    ax.text(1.0, 0.5, high, ha="right", va="center", **text)
+    ax.set_xlim(extent[:2])
+    ax.set_ylim(extent[2:])
+
+
+def _color_limits(values, threshold, vmax, symmetric):
+    finite = values[np.isfinite(values) & (values != 0)]
+    if vmax is None:
+        vmax = float(np.abs(finite).max()) if finite.size else 1.0
+    if symmetric:
+        return -vmax, vmax
+    if threshold and (finite.size == 0 or finite.min() >= 0):
+        return threshold, vmax
+    low = float(finite.min()) if finite.size else 0.0
+    return min(low, vmax - 1e-12), vmax
+
+
+def plot_slices(bg_img, stat_img=None, *, threshold=None, display_mode="ortho", cut_coords=None,
+                contours=None, cmap="RdBu_r", vmax=None, symmetric=True, colorbar=True,
+                title=None, figure=None, cbar_label=None):
+    """Draw brain slices: grey background, thresholded colour map, coloured contours.
+
+    Parameters
+    ----------
+    bg_img : str, pathlib.Path or nibabel image
+        3D background (an anatomical or a mean functional image), drawn in grey.
+    stat_img : str, pathlib.Path or nibabel image, optional
+        3D map drawn in colour (weights, F-scores, accuracies...). It may sit on another grid:
+        the displayed planes are interpolated linearly onto the background's.
+    threshold : float, optional
+        Values with ``abs(value) < threshold`` are transparent. Zeros are always transparent.
+    display_mode : {"ortho", "x", "y", "z"}, default="ortho"
+        Three orthogonal slices (sagittal, coronal, axial) or a row of slices of one orientation.
+    cut_coords : 3-tuple, float or list of floats, optional
+        Slice positions in mm: ``(x, y, z)`` for "ortho", one or several values otherwise.
+        Default: the centre of mass of the map above threshold, else of the brain (ortho); six
+        slices across the map above threshold, else across the brain (x, y, z).
+    contours : dict of str to image, optional
+        Masks drawn as coloured outlines with a legend, e.g. ``{"VT": mask_vt}``.
+    cmap : str or matplotlib colormap, default="RdBu_r"
+        Colormap of the map (diverging for signed maps; e.g. "hot" with ``symmetric=False``).
+    vmax : float, optional
+        Upper colour limit. Default: the largest absolute value of the map.
+    symmetric : bool, default=True
+        Colour limits ``[-vmax, vmax]`` (signed maps). False: ``[min, vmax]``, or
+        ``[threshold, vmax]`` for a positive map.
+    colorbar : bool, default=True
+        Draw a colour bar (the thresholded range is greyed out on it).
+    title : str, optional
+        Title drawn at the top left.
+    figure : matplotlib.figure.Figure, optional
+        Figure to draw into (its size is kept). Default: a new pyplot figure.
+    cbar_label : str, optional
+        Label of the colour bar: the quantity and its unit, e.g. "t score" or "accuracy".
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> fig = plot_slices(anat, f_img, threshold=3, cmap="hot", symmetric=False,
+    ...                   contours={"VT": mask_vt}, cbar_label="-log10 p")  # doctest: +SKIP
+    """
+    check_positive(threshold, name="threshold", allow_zero=True, allow_none=True)
+    check_positive(vmax, name="vmax", allow_none=True)
+    stat = None if stat_img is None else _Volume(stat_img, "stat_img", order=1)
+    if stat is not None and np.isin(np.unique(stat.data), [0, 1]).all():
+        stat.order = 0  # a binary map: keep its edges sharp
+    return _draw_slices(bg_img, stat, None, threshold=threshold, display_mode=display_mode,
+                        cut_coords=cut_coords, contours=contours, cmap=cmap, vmax=vmax,
+                        symmetric=symmetric, colorbar=colorbar, title=title, figure=figure,
+                        cbar_label=cbar_label)
+
+
+def _draw_slices(bg_img, stat, labels, *, threshold, display_mode, cut_coords, contours, cmap,
+                 vmax, symmetric, colorbar, title, figure, cbar_label):
+    """Shared engine of :func:`plot_slices` and :func:`plot_labels`."""
+    check_in(display_mode, ("ortho", "x", "y", "z"), name="display_mode")
+    if contours is not None and not isinstance(contours, dict):
+        raise TypeError(f"'contours' must be a dict of label -> mask image. Got "
+                        f"{type(contours).__name__}.")
+    bg = _Volume(bg_img, "bg_img", order=1)
+    masks = {str(k): _Volume(v, f"contours[{k!r}]", order=0) for k, v in (contours or {}).items()}
+    bounds, step = _grid(bg)
+    if cut_coords is None:
+        cut_coords = _default_cuts(display_mode, bg, bounds, stat, threshold)
+    panels = _panels(display_mode, cut_coords)
+    figure, axes, cax = _layout(figure, panels, bounds, colorbar=colorbar and stat is not None,
+                                legend=bool(masks), title=title)
+    bg_values = bg.data[bg.data != 0]
+    bg_lim = np.percentile(bg_values, [2, 99.5]) if bg_values.size else (0, 1)
+    if stat is not None:
+        vmin, vmax = _color_limits(stat.data, threshold, vmax, symmetric)
+    image = None
+    for ax, (direction, coord) in zip(axes, panels, strict=True):
+        points, extent = _panel_points(direction, coord, bounds, step)
+        ax.imshow(bg.sample(points), cmap="gray", origin="lower", extent=extent,
+                  vmin=bg_lim[0], vmax=bg_lim[1], interpolation="bilinear")
+        if stat is not None:
+            values = stat.sample(points)
+            hidden = (values == 0) | (np.abs(values) < (threshold or 0))
+            image = ax.imshow(np.ma.masked_array(values, hidden), cmap=cmap, origin="lower",
+                              extent=extent, vmin=vmin, vmax=vmax, interpolation="nearest")
+        if labels is not None:
+            volume, label_cmap = labels
+            ax.imshow(np.ma.masked_equal(volume.sample(points), 0), cmap=label_cmap,
+                      origin="lower", extent=extent, vmin=0.5, vmax=label_cmap.N + 0.5,
+                      interpolation="nearest", alpha=0.85)
+        for color, mask in zip(_CONTOUR_COLORS * 4, masks.values(), strict=False):
+            outline = mask.sample(points)
+            if outline.max() > 0.5 and outline.min() < 0.5:
+                ax.contour(outline, levels=[0.5], colors=[color], linewidths=1.2,
+                           origin="lower", extent=extent)
+        _label_panel(ax, direction, coord, extent)
+    if cax is not None and image is not None:
+        _add_colorbar(figure, image, cax, threshold, cbar_label)
+    if masks:
+        handles = [Line2D([], [], color=c, lw=2) for c in _CONTOUR_COLORS * 4][: len(masks)]
+        figure.legend(handles, list(masks), loc="lower left", ncol=len(masks), frameon=False,
+                      labelcolor=_FOREGROUND, fontsize=9, bbox_to_anchor=(0.0, 0.0),
+                      handlelength=1.5)
+    if title:
+        figure.text(0.01, 0.99, title, color=_FOREGROUND, fontsize=12, ha="left", va="top")
+    return figure
+
+
+def _add_colorbar(figure, image, cax, threshold, label):
+    bar = figure.colorbar(image, cax=cax)
+    bar.ax.tick_params(colors=_FOREGROUND, labelsize=8)
+    bar.outline.set_edgecolor(_FOREGROUND)
+    vmin, vmax = image.get_clim()
+    if threshold and threshold > vmin:
+        bar.ax.axhspan(max(-threshold, vmin), min(threshold, vmax), color="0.35")
+    if label:
+        bar.set_label(label, color=_FOREGROUND, fontsize=9)
+
+
+def plot_labels(label_img, bg_img, *, display_mode="z", cut_coords=None, title=None,
+                figure=None, random_state=0):
+    """Draw a label image (a parcellation) with one random colour per label over a background.
+
+    Parameters
+    ----------
+    label_img : str, pathlib.Path or nibabel image
+        3D image of integer labels; 0 is the background and stays transparent.
+    bg_img : str, pathlib.Path or nibabel image
+        3D background drawn in grey.
+    display_mode : {"ortho", "x", "y", "z"}, default="z"
+        As in :func:`plot_slices`.
+    cut_coords : 3-tuple, float or list of floats, optional
+        As in :func:`plot_slices` (default: across the brain).
+    title : str, optional
+        Title at the top left (the number of labels is appended).
+    figure : matplotlib.figure.Figure, optional
+        Figure to draw into.
+    random_state : int, default=0
+        Seed of the random colours (neighbouring parcels get unrelated colours).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    labels = _Volume(label_img, "label_img", order=0)
+    values = np.unique(labels.data[labels.data != 0])
+    if values.size == 0:
+        raise ValueError("'label_img' has no label: all its voxels are 0.")
+    rank = np.zeros(labels.data.shape)  # labels renumbered 1..n_labels to index the colours
+    rank[labels.data != 0] = np.searchsorted(values, labels.data[labels.data != 0]) + 1
+    labels.data = rank
+    rng = np.random.default_rng(random_state)
+    cmap = mcolors.ListedColormap(rng.uniform(0.15, 1.0, size=(values.size, 3)))
+    n_text = f"{values.size} labels"
+    return _draw_slices(bg_img, None, (labels, cmap), threshold=None, display_mode=display_mode,
+                        cut_coords=cut_coords, contours=None, cmap=None, vmax=None,
+                        symmetric=True, colorbar=False, figure=figure, cbar_label=None,
+                        title=f"{title} ({n_text})" if title else n_text)
+
+
+def plot_pixels(values, *, ax=None, cmap="gray", vmin=None, vmax=None, title=None,
+                colorbar=False):
+    """Show a small image (e.g. a 10x10 visual stimulus) with a line around every pixel.
+
+    Parameters
+    ----------
+    values : array-like of shape (n_rows, n_cols), or a 1D array of a square size
+        Pixel values; a 1D array of length 100 is shown as 10x10 (row-major order).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on. Default: a new figure.
+    cmap : str or colormap, default="gray"
+    vmin, vmax : float, optional
+        Colour limits. Default: the range of ``values``.
+    title : str, optional
+    colorbar : bool, default=False
+        Add a colour bar next to the image.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    values = _as_pixels(values, "values")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(2.6 + colorbar * 0.6, 2.6), layout="constrained")
+    image = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    n_rows, n_cols = values.shape
+    ax.set_xticks(np.arange(-0.5, n_cols), minor=True)
+    ax.set_yticks(np.arange(-0.5, n_rows), minor=True)
+    ax.grid(which="minor", color="0.55", linewidth=0.6)
+    ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=10)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, shrink=0.8)
+    return ax
+
+
+def _as_pixels(values, name):
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 1:
+        side = int(round(np.sqrt(values.size)))
+        if side * side != values.size:
+            raise ValueError(f"A 1D '{name}' must have a square length (e.g. 100 for 10x10). "
+                             f"Got length {values.size}.")
+        values = values.reshape(side, side)
+    if values.ndim != 2:
+        raise ValueError(f"'{name}' must be a 2D image. Got shape {values.shape}.")
+    return values
+
+
+def plot_pixel_grid(images, *, titles=None, ncols=6, cmap="gray", vmin=None, vmax=None,
+                    suptitle=None):
+    """Show several small images side by side with shared colour limits.
+
+    Parameters
+    ----------
+    images : array-like of shape (n_images, n_rows, n_cols) or (n_images, n_pixels)
+        The images (rows of 100 values are shown as 10x10).
+    titles : list of str, optional
+        One title per image.
+    ncols : int, default=6
+        Number of images per row.
+    cmap : str or colormap, default="gray"
+    vmin, vmax : float, optional
+        Colour limits shared by all images. Default: the range over all images.
+    suptitle : str, optional
+        Title of the figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    images = [_as_pixels(one, "images[i]") for one in images]
+    if not images:
+        raise ValueError("'images' must contain at least one image.")
+    if isinstance(ncols, bool) or not isinstance(ncols, Real) or ncols < 1:
+        raise ValueError(f"'ncols' must be a positive integer. Got {ncols!r}.")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"'titles' must have one title per image ({len(images)}). "
+                         f"Got {len(titles)}.")
+    vmin = min(float(one.min()) for one in images) if vmin is None else vmin
+    vmax = max(float(one.max()) for one in images) if vmax is None else vmax
+    ncols = int(min(ncols, len(images)))
+    nrows = int(np.ceil(len(images) / ncols))
+    figure, axes = plt.subplots(nrows, ncols, figsize=(1.7 * ncols, 1.8 * nrows + 0.3 * bool(
+        suptitle)), squeeze=False, layout="constrained")
+    for i, ax in enumerate(axes.ravel()):
+        if i < len(images):
+            plot_pixels(images[i], ax=ax, cmap=cmap, vmin=vmin, vmax=vmax,
+                        title=None if titles is None else titles[i])
+        else:
+            ax.set_axis_off()
+    if suptitle:
+        figure.suptitle(suptitle)
+    return figure
