@@ -181,7 +181,7 @@ def _live_control(name, options, value):
     return widgets.Dropdown(options=labels, value=value, description=name, style=style)
 
 
-def _explore_live(draw, values, chosen):
+def _live_box(draw, values, chosen):
     import ipywidgets as widgets
     from IPython.display import display
 
@@ -193,9 +193,16 @@ def _explore_live(draw, values, chosen):
         plt.close(fig)
 
     output = widgets.interactive_output(redraw, controls)
-    box = widgets.VBox([widgets.HBox(list(controls.values())), output])
-    display(box)
-    return box
+    return widgets.VBox([widgets.HBox(list(controls.values())), output])
+
+
+def _static_view(draw, values, chosen, frames):
+    if frames is None:
+        return _draw(draw, chosen)
+    figures = [_draw(draw, {**chosen, frames: value}) for value in values[frames]]
+    return frame_slider(
+        figures, values[frames], description=frames, start=values[frames].index(chosen[frames])
+    )
 
 
 def explore(draw: Callable[..., Figure], controls, *, defaults=None, frames=None):
@@ -218,25 +225,17 @@ def explore(draw: Callable[..., Figure], controls, *, defaults=None, frames=None
 
     Returns
     -------
-    ipywidgets.VBox or IPython.display.HTML or None
-        The live widget box in a kernel, the kernel-free slider in the book build when
-        ``frames`` is given, else None. Everything is already displayed.
+    None
+        Everything is displayed by the call itself, so it works anywhere in a cell.
     """
     if not callable(draw):
         raise TypeError(f"'draw' must be a function returning a Figure. Got {draw!r}.")
     values, chosen = _check_controls(controls, defaults, frames)
     from IPython.display import display
 
-    if not in_book_build():
-        return _explore_live(draw, values, chosen)
-    if frames is None:
-        fig = _draw(draw, chosen)
-        display(fig)
-        plt.close(fig)
-        return None
-    figures = [_draw(draw, {**chosen, frames: value}) for value in values[frames]]
-    slider = frame_slider(
-        figures, values[frames], description=frames, start=values[frames].index(chosen[frames])
+    view = _live_box(draw, values, chosen) if not in_book_build() else _static_view(
+        draw, values, chosen, frames
     )
-    display(slider)
-    return slider
+    display(view)
+    if isinstance(view, Figure):
+        plt.close(view)

@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 from IPython.display import HTML  # noqa: E402
 
+from mlni import widgets  # noqa: E402
 from mlni.widgets import explore, frame_slider, in_book_build  # noqa: E402
 
 
@@ -18,6 +19,14 @@ def _line(slope=1, colour="k", grid=False):
     ax.plot([0, 1], [0, slope], color=colour)
     ax.grid(grid)
     return fig
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    """Collect what explore displays."""
+    views = []
+    monkeypatch.setattr("IPython.display.display", views.append)
+    return views
 
 
 @pytest.fixture
@@ -75,7 +84,7 @@ def test_frame_slider_errors(figures, labels, start, match):
     plt.close("all")
 
 
-def test_explore_book_build_without_frames_shows_default(book_build):
+def test_explore_book_build_without_frames_shows_default(book_build, shown):
     calls = []
 
     def draw(slope, colour):
@@ -85,9 +94,11 @@ def test_explore_book_build_without_frames_shows_default(book_build):
     out = explore(draw, {"slope": [1, 2], "colour": ["k", "r"]}, defaults={"colour": "r"})
     assert out is None
     assert calls == [(1, "r")]
+    assert len(shown) == 1 and isinstance(shown[0], matplotlib.figure.Figure)
+    assert plt.get_fignums() == []
 
 
-def test_explore_book_build_with_frames_renders_each_value(book_build):
+def test_explore_book_build_with_frames_renders_each_value(book_build, shown):
     calls = []
 
     def draw(slope, grid):
@@ -96,14 +107,21 @@ def test_explore_book_build_with_frames_renders_each_value(book_build):
 
     out = explore(draw, {"slope": [1, 2, 3], "grid": [True, False]}, frames="slope",
                   defaults={"slope": 2})
-    assert isinstance(out, HTML)
+    assert out is None and len(shown) == 1 and isinstance(shown[0], HTML)
     assert calls == [(1, True), (2, True), (3, True)]
-    assert 'value="1"' in out.data  # starts on the default value's frame
+    assert 'value="1"' in shown[0].data  # starts on the default value's frame
 
 
-def test_explore_live_builds_matching_controls(live):
-    box = explore(_line, {"slope": [1, 2, 3], "colour": ["k", "r", "g", "b", "m"],
-                          "grid": [False, True]})
+def test_explore_live_displays_one_widget_box(live, shown):
+    assert explore(_line, {"slope": [1, 2]}) is None
+    # The box is shown once; the first figure is drawn into its output area.
+    boxes = [view for view in shown if isinstance(view, ipywidgets.VBox)]
+    assert len(boxes) == 1 and shown[-1] is boxes[0]
+
+
+def test_live_box_builds_matching_controls():
+    values = {"slope": [1, 2, 3], "colour": ["k", "r", "g", "b", "m"], "grid": [False, True]}
+    box = widgets._live_box(_line, values, {"slope": 1, "colour": "k", "grid": False})
     controls = box.children[0].children
     kinds = [type(c) for c in controls]
     assert kinds == [ipywidgets.SelectionSlider, ipywidgets.Dropdown, ipywidgets.Checkbox]
@@ -111,8 +129,8 @@ def test_explore_live_builds_matching_controls(live):
     assert isinstance(box.children[1], ipywidgets.Output)
 
 
-def test_explore_live_few_strings_give_buttons(live):
-    box = explore(_line, {"colour": ["k", "r"]})
+def test_live_box_few_strings_give_buttons():
+    box = widgets._live_box(_line, {"colour": ["k", "r"]}, {"colour": "k"})
     assert isinstance(box.children[0].children[0], ipywidgets.ToggleButtons)
 
 

@@ -149,7 +149,7 @@ def test_launch_buttons(browser, base_url, page):
     colab = [h for h in hrefs if "colab.research.google.com/github/" in h]
     assert binder and all(notebook in h for h in binder), f"Binder link of {page}: {binder}"
     assert colab and all(h.endswith(notebook) for h in colab), f"Colab link of {page}: {colab}"
-    live = browser.find_elements("css selector", ".thebe-launch-button, button[onclick*='thebe']")
+    live = browser.find_elements("css selector", ".btn-launch-thebe")
     assert live, f"{page} has no live-code (Thebe) button"
 
 
