@@ -118,7 +118,8 @@ def resample_img(img, target_affine, target_shape=None, interpolation="continuou
     interpolation : {"continuous", "linear", "nearest"}, default="continuous"
         Cubic spline (order 3), trilinear (order 1) or nearest neighbour (order 0, use it for
         masks and label images). Continuous and linear results are clipped to the range of the
-        source data (and 0) to remove spline overshoot.
+        source data (and 0) to remove spline overshoot. NaN voxels count as 0 for the
+        interpolation and the target voxels that fall on them (nearest neighbour) are NaN.
 
     Returns
     -------
