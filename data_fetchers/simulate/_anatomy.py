@@ -1,0 +1,236 @@
+"""Shared pieces of the simulators: anatomy on a grid, haemodynamics, noise, file writing.
+
+Every simulated dataset sits on the MNI152 anatomy that ships inside nilearn (template,
+brain mask and grey-matter mask, package data: nothing is downloaded), resampled to the
+dataset's own voxel grid. The time series are built from the same few ingredients: a
+canonical double-gamma haemodynamic response, AR(1) noise, slow band-limited signals and
+drifts. Images are written with nibabel, whose gzip writer is deterministic, so the same
+call produces the same bytes every time.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+from scipy import ndimage, stats
+from scipy import signal as sp_signal
+from sklearn.utils import Bunch
+
+GROUND_TRUTH_DIR = "ground_truth"
+
+
+def grid_affine(voxel_size, shape, center=(0.0, 0.0, 0.0)):
+    """Return the affine of a grid of ``shape`` voxels whose centre sits at ``center`` (mm).
+
+    Parameters
+    ----------
+    voxel_size : sequence of 3 floats
+        Signed voxel sizes (a negative x size gives the radiological x axis).
+    shape : sequence of 3 ints
+        Grid shape.
+    center : sequence of 3 floats
+        World coordinates (mm) of the middle of the grid.
+
+    Returns
+    -------
+    numpy.ndarray
+        A (4, 4) affine.
+    """
+    affine = np.diag([*map(float, voxel_size), 1.0])
+    middle = (np.asarray(shape, dtype=float) - 1) / 2
+    affine[:3, 3] = np.asarray(center, dtype=float) - affine[:3, :3] @ middle
+    return affine
+
+
+def _resample(img, affine, shape, order):
+    """Resample a 3D image to a grid with scipy (linear for masks: threshold afterwards)."""
+    data = np.asarray(img.get_fdata(), dtype=np.float32)
+    voxel_to_voxel = np.linalg.solve(img.affine, affine)
+    return ndimage.affine_transform(
+        data, voxel_to_voxel[:3, :3], offset=voxel_to_voxel[:3, 3], output_shape=shape,
+        order=order, mode="constant", cval=0.0,
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _anatomy_cached(affine_key, shape):
+    # Imported here: nilearn is heavy and only the generation path needs it. The 1 mm
+    # images are nilearn's package data as shipped (its other resolutions resample them).
+    from nilearn import datasets
+
+    affine = np.array(affine_key).reshape(4, 4)
+    template = _resample(datasets.load_mni152_template(resolution=1), affine, shape, 1)
+    gm_prob = _resample(datasets.load_mni152_gm_template(resolution=1), affine, shape, 1)
+    template = np.clip(template, 0, None)
+    brain = template > 0.2  # the threshold of nilearn's load_mni152_brain_mask
+    gm = ndimage.binary_closing(gm_prob > 0.2, iterations=1) & brain
+    return template, brain, gm
+
+
+def anatomy(affine, shape):
+    """MNI152 template, brain mask and grey-matter mask resampled to a grid.
+
+    Parameters
+    ----------
+    affine : numpy.ndarray
+        (4, 4) affine of the grid.
+    shape : tuple of 3 ints
+        Shape of the grid.
+
+    Returns
+    -------
+    sklearn.utils.Bunch
+        ``template`` (float32, 0-1), ``brain`` and ``gm`` (bool), ``affine``, ``shape``.
+        The arrays are cached: copy them before modifying.
+    """
+    key = tuple(np.round(np.asarray(affine, dtype=float).ravel(), 6))
+    template, brain, gm = _anatomy_cached(key, tuple(int(s) for s in shape))
+    return Bunch(template=template, brain=brain, gm=gm, affine=np.asarray(affine), shape=shape)
+
+
+def voxel_coords(affine, mask):
+    """World coordinates (mm) of the True voxels of ``mask``, in C order, shape (n, 3)."""
+    ijk = np.argwhere(mask)
+    return ijk @ np.asarray(affine)[:3, :3].T + np.asarray(affine)[:3, 3]
+
+
+def ball(coords, center, radius):
+    """Boolean: which of the (n, 3) ``coords`` lie within ``radius`` mm of ``center``."""
+    return np.linalg.norm(coords - np.asarray(center, dtype=float), axis=1) <= radius
+
+
+def blob(coords, center, sigma):
+    """Gaussian blob of width ``sigma`` mm around ``center`` evaluated at ``coords``."""
+    d2 = np.sum((coords - np.asarray(center, dtype=float)) ** 2, axis=1)
+    return np.exp(-0.5 * d2 / sigma**2)
+
+
+def hrf(t_r, *, oversampling=16, length=32.0):
+    """Double-gamma haemodynamic response sampled every ``t_r / oversampling`` seconds.
+
+    Peak near 5 s, undershoot near 15 s; normalised to a unit sum so that a long block
+    of stimulation reaches a plateau of 1.
+    """
+    dt = t_r / oversampling
+    t = np.arange(0, length, dt)
+    response = stats.gamma.pdf(t, 6) - stats.gamma.pdf(t, 16) / 6.0
+    return response / response.sum()
+
+
+def convolve_hrf(events, t_r, *, oversampling=16):
+    """Convolve stimulus time courses with the HRF.
+
+    Parameters
+    ----------
+    events : numpy.ndarray, shape (n_scans, n_regressors)
+        Stimulus amplitude during each scan (held constant over the scan).
+    t_r : float
+        Repetition time in seconds.
+    oversampling : int
+        Temporal oversampling of the convolution.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_scans, n_regressors)
+        The expected BOLD response, sampled at the scans' onsets.
+    """
+    events = np.asarray(events, dtype=float)
+    if events.ndim == 1:
+        events = events[:, None]
+    fine = np.repeat(events, oversampling, axis=0)
+    kernel = hrf(t_r, oversampling=oversampling)
+    out = sp_signal.fftconvolve(fine, kernel[:, None], axes=0)[: fine.shape[0]]
+    # Sample at the end of each scan's acquisition window.
+    return out[oversampling - 1 :: oversampling]
+
+
+def ar1_noise(rng, n_samples, n_signals, *, rho, sd=1.0):
+    """Gaussian AR(1) noise with autocorrelation ``rho`` and marginal std ``sd`` (float32).
+
+    Returns an array of shape (n_samples, n_signals).
+    """
+    out = rng.standard_normal((n_samples, n_signals), dtype=np.float32)
+    out *= np.float32(sd * np.sqrt(1 - rho**2))
+    out[0] *= np.float32(1 / np.sqrt(1 - rho**2))  # stationary start
+    rho = np.float32(rho)
+    for t in range(1, n_samples):  # a loop over time points, vectorised over signals
+        out[t] += rho * out[t - 1]
+    return out
+
+
+def slow_signals(rng, n_samples, n_signals, t_r, *, low=0.01, high=0.1):
+    """Band-limited Gaussian signals (``low``-``high`` Hz), zero mean, unit variance."""
+    freqs = np.fft.rfftfreq(n_samples, d=t_r)
+    spectrum = rng.standard_normal((freqs.size, n_signals)) + 1j * rng.standard_normal(
+        (freqs.size, n_signals)
+    )
+    spectrum[(freqs < low) | (freqs > high)] = 0
+    out = np.fft.irfft(spectrum, n=n_samples, axis=0)
+    out -= out.mean(axis=0)
+    out /= out.std(axis=0)
+    return out
+
+
+def to_int16(values):
+    """Round and clip to the int16 range."""
+    values = np.rint(values, out=np.asarray(values, dtype=np.float32).copy())
+    return np.clip(values, -32768, 32767, out=values).astype(np.int16)
+
+
+def save_img(data, affine, path, *, dtype=None, t_r=None):
+    """Save ``data`` as NIfTI at ``path`` (mm units; ``t_r`` in seconds for 4D data)."""
+    data = np.asarray(data) if dtype is None else np.asarray(data).astype(dtype, copy=False)
+    img = nib.Nifti1Image(data, np.asarray(affine, dtype=float))
+    img.header.set_xyzt_units("mm", "sec")
+    img.header.set_data_dtype(data.dtype)
+    if t_r is not None and data.ndim == 4:
+        img.header.set_zooms(img.header.get_zooms()[:3] + (float(t_r),))
+    nib.save(img, str(path))
+    return str(path)
+
+
+def save_ground_truth(folder, arrays, meta):
+    """Write ground truth: one ``.npy`` per array and ``meta.json`` (both deterministic)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, value in arrays.items():
+        np.save(folder / f"{name}.npy", np.asarray(value), allow_pickle=False)
+    text = json.dumps(meta, indent=1, sort_keys=True)
+    (folder / "meta.json").write_text(text + "\n")
+
+
+def load_ground_truth(folder):
+    """Read what :func:`save_ground_truth` wrote, as a dict of arrays plus the metadata."""
+    folder = Path(folder)
+    out = json.loads((folder / "meta.json").read_text())
+    for path in sorted(folder.glob("*.npy")):
+        out[path.stem] = np.load(path, allow_pickle=False)
+    return out
+
+
+def make_readable(path):
+    """Give a freshly built temporary file or folder the usual permissions (644 / 755).
+
+    The atomic writers create private temporaries (600 / 700); on a shared hub the
+    published data must be readable by every user.
+    """
+    path = Path(path)
+    os.chmod(path, 0o755 if path.is_dir() else 0o644)
+
+
+def say(verbose, message):
+    """Print a progress line when ``verbose`` is truthy."""
+    if verbose:
+        print(f"[simulate] {message}", flush=True)
+
+
+def check_verbose(verbose):
+    """Validate ``verbose`` (an int or bool)."""
+    if not isinstance(verbose, (int, np.integer)):
+        raise TypeError(f"'verbose' must be an int. Got {type(verbose).__name__}: {verbose!r}.")
+    return int(verbose)
