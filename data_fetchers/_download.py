@@ -106,6 +106,8 @@ def _quiet_pooch(verbose):
 
 def _check_file(path, remote) -> None:
     """Raise FetchError if the size or gzip stream of a downloaded file is wrong."""
+    if path.stat().st_size == 0:
+        raise FetchError(f"The download of {remote.filename} is empty.")
     if remote.size is not None and path.stat().st_size != remote.size:
         raise FetchError(
             f"The download of {remote.filename} is incomplete or wrong: expected "

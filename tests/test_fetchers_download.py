@@ -258,3 +258,13 @@ def test_two_processes_fetch_at_once(mirror, data_env):
     assert nib.load(results[0][1]).shape == (3, 3, 3, 2)
     assert haxby.is_present(data_env, 2)
     assert not leftovers(data_env)
+
+
+def test_empty_download(mirror, data_env):
+    mirror.haxby(2)
+    mirror.publish("haxby2001/mask.nii.gz", b"", pin=False)
+    with pytest.raises(FetchError, match=r"The download of mask\.nii\.gz is empty\."):
+        fetch_haxby(2, source="real", verbose=0)
+    assert (data_env / "haxby2001" / "subj2" / "bold.nii.gz").is_file()  # kept: it is complete
+    assert not (data_env / "haxby2001" / "mask.nii.gz").exists()
+    assert not leftovers(data_env)
