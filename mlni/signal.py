@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
@@ -179,7 +180,9 @@ def _regress_out(signals, confounds):
 
 def _load_confounds(confounds, *, n_samples):
     """Read confounds given as array, DataFrame, CSV/TSV path or list; return a 2D array."""
-    is_list = isinstance(confounds, list) and not all(np.isscalar(c) for c in confounds)
+    is_list = isinstance(confounds, list) and not all(
+        isinstance(c, Real) for c in confounds
+    )
     parts = confounds if is_list else [confounds]
     arrays = []
     for part in parts:
