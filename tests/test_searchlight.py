@@ -1,0 +1,246 @@
+"""Tests for mlni.searchlight: spheres, the fast GaussianNB path, the per-sphere path."""
+
+import nibabel as nib
+import numpy as np
+import pytest
+from sklearn.model_selection import KFold, LeaveOneGroupOut, StratifiedKFold
+from sklearn.naive_bayes import GaussianNB
+from sklearn.svm import LinearSVC
+
+import mlni.searchlight as searchlight
+from mlni.searchlight import search_light, sphere_neighbors
+
+ANISOTROPIC = np.array(
+    [[-3.5, 0.0, 0.0, 68.25], [0.0, 3.75, 0.0, -118.125], [0.0, 0.0, 3.75, -118.125], [0, 0, 0, 1]]
+)
+
+
+def _mask_img(shape=(6, 6, 5), affine=ANISOTROPIC, fill=0.7, seed=0):
+    rng = np.random.default_rng(seed)
+    mask = rng.random(shape) < fill
+    return nib.Nifti1Image(mask.astype(np.uint8), affine)
+
+
+def _data(mask_img, n_per_class=20, n_classes=2, effect=0.8, seed=0):
+    """Random data with class-dependent means in the first 30 mask voxels."""
+    rng = np.random.default_rng(seed)
+    n_voxels = int(np.asarray(mask_img.dataobj).astype(bool).sum())
+    y = rng.permutation(np.repeat(np.arange(n_classes), n_per_class))
+    X = rng.normal(size=(y.size, n_voxels))
+    X[:, :30] += effect * y[:, None]
+    return X, y
+
+
+def _brute_force_neighbors(mask_img, radius):
+    mask = np.asarray(mask_img.dataobj) != 0
+    ijk = np.column_stack(np.nonzero(mask))
+    coords = ijk @ mask_img.affine[:3, :3].T + mask_img.affine[:3, 3]
+    distances = np.sqrt(((coords[:, None, :] - coords[None, :, :]) ** 2).sum(axis=-1))
+    return distances <= radius
+
+
+# ----------------------------------------------------------------------------- spheres
+@pytest.mark.parametrize(
+    "affine",
+    [np.eye(4) * [2, 2, 2, 1], ANISOTROPIC, np.diag([1.0, 4.0, 2.5, 1.0])],
+    ids=["isotropic", "haxby", "strongly-anisotropic"],
+)
+@pytest.mark.parametrize("radius", [1.5, 4.1, 5.6, 9.3])
+def test_sphere_neighbors_matches_brute_force(affine, radius):
+    mask_img = _mask_img(affine=affine)
+    neighbors = sphere_neighbors(mask_img, radius)
+    expected = _brute_force_neighbors(mask_img, radius)
+    assert neighbors.format == "csr"
+    assert neighbors.shape == expected.shape
+    np.testing.assert_array_equal(neighbors.toarray(), expected.astype(float))
+
+
+def test_sphere_neighbors_oblique_affine():
+    """World coordinates through a rotated, sheared affine, not voxel indices."""
+    rotation = np.array([[0.8, -0.6, 0.1], [0.6, 0.8, 0.0], [0.0, 0.2, 1.0]]) * [3.0, 3.5, 4.0]
+    affine = np.eye(4)
+    affine[:3, :3] = rotation
+    affine[:3, 3] = [-10.0, 4.0, 7.0]
+    mask_img = _mask_img(affine=affine, seed=3)
+    neighbors = sphere_neighbors(mask_img, 6.3)
+    np.testing.assert_array_equal(neighbors.toarray() > 0, _brute_force_neighbors(mask_img, 6.3))
+
+
+def test_sphere_neighbors_anisotropy_changes_spheres():
+    """A 3.5 mm step along x is inside a 3.6 mm sphere, a 3.75 mm step along y is not."""
+    mask_img = nib.Nifti1Image(np.ones((3, 3, 3), dtype=np.uint8), ANISOTROPIC)
+    neighbors = sphere_neighbors(mask_img, 3.6)
+    centre = 13  # voxel (1, 1, 1) in C order
+    assert neighbors[centre].sum() == 3  # itself and its two x neighbours
+    np.testing.assert_array_equal(neighbors[centre].indices, [4, 13, 22])
+
+
+def test_sphere_neighbors_symmetric_with_centre(tmp_path):
+    mask_img = _mask_img()
+    path = tmp_path / "mask.nii.gz"
+    nib.save(mask_img, path)
+    neighbors = sphere_neighbors(path, 5.6)  # a path works too
+    assert (neighbors != neighbors.T).nnz == 0
+    np.testing.assert_array_equal(neighbors.diagonal(), 1.0)
+
+
+# --------------------------------------------------------------- fast path == GaussianNB
+@pytest.mark.parametrize(
+    "cv", [KFold(4), StratifiedKFold(3, shuffle=True, random_state=0), 5], ids=str
+)
+def test_gnb_path_equals_gaussian_nb_per_sphere(cv):
+    mask_img = _mask_img()
+    X, y = _data(mask_img, n_classes=3)
+    fast = search_light(X, y, mask_img, radius=5.6, cv=cv, progress=False)
+    slow = search_light(X, y, mask_img, radius=5.6, cv=cv, estimator=GaussianNB(), progress=False)
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12)
+    assert fast[:30].mean() > fast[60:].mean() + 0.1  # the planted effect is found
+
+
+def test_gnb_path_leave_runs_out_with_string_labels():
+    mask_img = _mask_img(seed=1)
+    X, y = _data(mask_img, n_per_class=24, seed=1)
+    labels = np.array(["face", "house"])[y]
+    runs = np.tile(np.arange(6), 8)
+    kwargs = dict(radius=4.0, cv=LeaveOneGroupOut(), groups=runs, progress=False)
+    fast = search_light(X, labels, mask_img, **kwargs)
+    slow = search_light(X, labels, mask_img, estimator=GaussianNB(), **kwargs)
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("taylor_limit", [0.0, 1e-6], ids=["all-exact", "default"])
+def test_gnb_path_with_tiny_and_zero_variances(monkeypatch, taylor_limit):
+    """Voxels whose variances differ by 1e8, and constant voxels: var_smoothing matters."""
+    monkeypatch.setattr(searchlight, "_TAYLOR_LIMIT", taylor_limit)
+    mask_img = _mask_img(seed=2)
+    X, y = _data(mask_img, seed=2)
+    rng = np.random.default_rng(2)
+    X *= np.exp(rng.normal(scale=3.0, size=X.shape[1]))
+    X[:, 3] = 7.0
+    X[:, 40] = np.round(X[:, 40] > 0)
+    cv = KFold(4)
+    fast = search_light(X, y, mask_img, radius=7.0, cv=cv, progress=False)
+    slow = search_light(X, y, mask_img, radius=7.0, cv=cv, estimator=GaussianNB(), progress=False)
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12)
+
+
+def test_gnb_path_class_missing_from_a_training_fold():
+    mask_img = _mask_img(seed=4)
+    X, y = _data(mask_img, n_per_class=10, n_classes=3, seed=4)
+    order = np.argsort(y, kind="stable")
+    folds = [(order[:20], order[20:]), (order[10:], order[:10])]  # class 2 never trained on
+    fast = search_light(X, y, mask_img, radius=5.6, cv=folds, progress=False)
+    kwargs = dict(radius=5.6, cv=folds, progress=False)
+    slow = search_light(X, y, mask_img, estimator=GaussianNB(), **kwargs)
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12)
+
+
+def test_gnb_path_float32_data():
+    mask_img = _mask_img(seed=5)
+    X, y = _data(mask_img, seed=5)
+    X = X.astype(np.float32)
+    fast = search_light(X, y, mask_img, radius=5.6, cv=KFold(4), progress=False)
+    slow = search_light(
+        X, y, mask_img, radius=5.6, cv=KFold(4), estimator=GaussianNB(), progress=False
+    )
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:Use a custom estimator:UserWarning")
+def test_gnb_path_equals_nilearn_searchlight():
+    nilearn_decoding = pytest.importorskip("nilearn.decoding")
+    mask_img = _mask_img(shape=(6, 7, 5), seed=6)
+    mask = np.asarray(mask_img.dataobj) != 0
+    X, y = _data(mask_img, seed=6)
+    data = np.zeros(mask.shape + (X.shape[0],))
+    data[mask] = X.T
+    imgs = nib.Nifti1Image(data, mask_img.affine)
+    reference = nilearn_decoding.SearchLight(
+        mask_img, radius=5.6, estimator=GaussianNB(), cv=KFold(4), n_jobs=1
+    ).fit(imgs, y)
+    ours = search_light(X, y, mask_img, radius=5.6, cv=KFold(4), progress=False)
+    np.testing.assert_allclose(ours, reference.scores_[mask], rtol=0, atol=1e-12)
+
+
+# ------------------------------------------------------------------- per-sphere path
+def test_process_mask_restricts_centres():
+    mask_img = _mask_img(seed=7)
+    mask = np.asarray(mask_img.dataobj) != 0
+    process = np.zeros(mask.shape, dtype=np.uint8)
+    process[:, :, 2:4] = 1
+    process_img = nib.Nifti1Image(process, mask_img.affine)
+    X, y = _data(mask_img, seed=7)
+    full = search_light(X, y, mask_img, radius=5.6, cv=KFold(4), progress=False)
+    part = search_light(
+        X, y, mask_img, radius=5.6, cv=KFold(4), progress=False, process_mask_img=process_img
+    )
+    inside = process[mask] == 1
+    np.testing.assert_array_equal(part[inside], full[inside])
+    assert np.isnan(part[~inside]).all()
+
+
+def test_generic_path_parallel_equals_serial(capsys):
+    mask_img = _mask_img(shape=(4, 4, 3), seed=8)
+    X, y = _data(mask_img, seed=8)
+    kwargs = dict(radius=4.0, cv=KFold(3), estimator=LinearSVC(C=0.1))
+    serial = search_light(X, y, mask_img, n_jobs=1, progress=True, **kwargs)
+    assert "spheres" in capsys.readouterr().err  # the progress bar
+    parallel = search_light(X, y, mask_img, n_jobs=2, progress=False, **kwargs)
+    np.testing.assert_array_equal(serial, parallel)
+    assert np.all((serial >= 0) & (serial <= 1))
+
+
+# ---------------------------------------------------------------------------- errors
+def test_errors_on_radius():
+    mask_img = _mask_img()
+    X, y = _data(mask_img)
+    with pytest.raises(ValueError, match=r"'radius' must be positive. Got -2"):
+        search_light(X, y, mask_img, radius=-2, cv=3)
+    with pytest.raises(ValueError, match=r"'radius' must be positive. Got 0"):
+        sphere_neighbors(mask_img, 0)
+    with pytest.raises(TypeError, match=r"'radius' must be a number \(mm\). Got str"):
+        sphere_neighbors(mask_img, "5")
+
+
+def test_errors_on_data():
+    mask_img = _mask_img()
+    X, y = _data(mask_img)
+    with pytest.raises(ValueError, match=r"'y' must be 1D with one label per row of 'X' \(40\)"):
+        search_light(X, y[:-1], mask_img, radius=5.6, cv=3)
+    with pytest.raises(ValueError, match=r"'X' must have one column per mask voxel \(\d+\)"):
+        search_light(X[:, :-1], y, mask_img, radius=5.6, cv=3)
+    with pytest.raises(ValueError, match=r"'X' must be a 2D array"):
+        search_light(X[0], y, mask_img, radius=5.6, cv=3)
+    with pytest.raises(ValueError, match=r"'y' must contain at least two classes. Got only \[1\]"):
+        search_light(X, np.ones_like(y), mask_img, radius=5.6, cv=3)
+
+
+def test_errors_on_masks():
+    mask_img = _mask_img()
+    X, y = _data(mask_img)
+    four_d = nib.Nifti1Image(np.ones((3, 3, 3, 2), dtype=np.uint8), np.eye(4))
+    with pytest.raises(ValueError, match=r"'mask_img' must be a 3D image. Got .*\(3, 3, 3, 2\)"):
+        sphere_neighbors(four_d, 5.0)
+    empty = nib.Nifti1Image(np.zeros((3, 3, 3), dtype=np.uint8), np.eye(4))
+    with pytest.raises(ValueError, match=r"'mask_img' is empty"):
+        search_light(X, y, empty, radius=5.6, cv=3)
+    with pytest.raises(TypeError, match=r"'mask_img' must be a path or a nibabel image. Got ndarr"):
+        sphere_neighbors(np.ones((3, 3, 3)), 5.0)
+    other_grid = nib.Nifti1Image(np.ones((3, 3, 3), dtype=np.uint8), np.eye(4))
+    with pytest.raises(ValueError, match=r"'process_mask_img' must be on the grid of 'mask_img'"):
+        search_light(X, y, mask_img, radius=5.6, cv=3, process_mask_img=other_grid)
+    outside = np.asarray(mask_img.dataobj) == 0
+    outside_img = nib.Nifti1Image(outside.astype(np.uint8), mask_img.affine)
+    with pytest.raises(ValueError, match=r"'process_mask_img' has no voxel inside 'mask_img'"):
+        search_light(X, y, mask_img, radius=5.6, cv=3, process_mask_img=outside_img)
+
+
+def test_errors_on_estimator_and_jobs():
+    mask_img = _mask_img()
+    X, y = _data(mask_img)
+    with pytest.raises(ValueError, match=r"'estimator' must be \"gnb\" or .*Got 'svc'"):
+        search_light(X, y, mask_img, radius=5.6, cv=3, estimator="svc")
+    with pytest.raises(TypeError, match=r"'estimator' must be \"gnb\" or .*Got int"):
+        search_light(X, y, mask_img, radius=5.6, cv=3, estimator=3)
+    with pytest.raises(TypeError, match=r"'n_jobs' must be an integer. Got float"):
+        search_light(X, y, mask_img, radius=5.6, cv=3, n_jobs=2.0)
