@@ -77,14 +77,23 @@ def host_reachable(url, *, timeout=None) -> bool:
 
 
 def unreachable_hosts(urls) -> list:
-    """The ``host:port`` of each URL in ``urls`` that cannot be reached (in order, no repeats)."""
-    missing = []
-    for url in urls:
-        host, port = host_of(url)
-        name = f"{host}:{port}"
-        if name not in missing and not host_reachable(url):
-            missing.append(name)
-    return missing
+    """The ``host:port`` of the URLs in ``urls`` that cannot be reached (no repeats).
+
+    All hosts are probed at once, so the check takes at most about
+    :data:`NETWORK_TIMEOUT` seconds however many hosts there are.
+    """
+    keys = list(dict.fromkeys(host_of(url) for url in urls))
+    answers = {}
+
+    def check(key):
+        answers[key] = host_reachable(f"http://{key[0]}:{key[1]}/")
+
+    threads = [threading.Thread(target=check, args=(key,), daemon=True) for key in keys]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(NETWORK_TIMEOUT + 1.0)
+    return [f"{host}:{port}" for host, port in keys if not answers.get((host, port), False)]
 
 
 def _progressbar(verbose) -> bool:

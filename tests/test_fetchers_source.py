@@ -223,6 +223,22 @@ def test_reachability_check_gives_up_on_a_hanging_lookup(data_env, monkeypatch):
     assert calls == [("example.invalid", 80)]  # the answer is cached per host
 
 
+def test_unreachable_hosts_are_probed_together(data_env, monkeypatch):
+    release = threading.Event()
+
+    def hang(address, timeout=None):
+        release.wait(5)
+        raise OSError("gave up")
+
+    monkeypatch.setattr(socket, "create_connection", hang)
+    monkeypatch.setattr(_download, "NETWORK_TIMEOUT", 0.1)
+    urls = ["http://a.invalid/x", "https://b.invalid/y", "http://a.invalid/z"]
+    try:
+        assert _download.unreachable_hosts(urls) == ["a.invalid:80", "b.invalid:443"]
+    finally:
+        release.set()
+
+
 def test_reachability_check_sees_a_listening_server(data_env, local_server):
     assert _download.host_reachable(local_server.url + "/any")
     assert _download.unreachable_hosts([local_server.url + "/a", local_server.url + "/b"]) == []
