@@ -295,10 +295,10 @@ def mean_img(imgs):
     total, count = 0.0, 0
     for i, one in enumerate(loaded):
         check_affines_match(loaded[0], one, names=("imgs[0]", f"imgs[{i}]"))
-        data = np.asarray(get_data(one), dtype=np.float64)
+        data = get_data(one)  # summed in float64 without a float64 copy of a 4D image
         if data.ndim == 3:
             data = data[..., None]
-        total = total + data.sum(axis=3)
+        total = total + data.sum(axis=3, dtype=np.float64)
         count += data.shape[3]
     return new_img_like(loaded[0], total / count)
 

@@ -5,10 +5,10 @@ statistical map in colour on top, values below the threshold transparent. They u
 *neurological* convention: the subject's left is on the left of the picture (marked "L").
 Every panel prints its slice coordinate in millimetres.
 
-All images are sampled on one millimetre grid aligned with the world axes, so a map on a
-coarse functional grid can be drawn over a fine anatomical image without resampling whole
-volumes: only the displayed planes are interpolated (linear for maps, nearest for masks and
-labels).
+All images are sampled on one grid aligned with the world axes, at the background's voxel
+size, so a map on a coarse functional grid can be drawn over a fine anatomical image without
+resampling whole volumes: only the displayed planes are interpolated (linear for the
+background; nearest neighbour for maps, masks and labels, so every coloured square is a voxel).
 
 Examples
 --------
@@ -201,7 +201,7 @@ def plot_slices(bg_img, stat_img=None, *, threshold=None, display_mode="ortho", 
         3D background (an anatomical or a mean functional image), drawn in grey.
     stat_img : str, pathlib.Path or nibabel image, optional
         3D map drawn in colour (weights, F-scores, accuracies...). It may sit on another grid:
-        the displayed planes are interpolated linearly onto the background's.
+        the displayed planes are sampled from it by nearest neighbour.
     threshold : float, optional
         Values with ``abs(value) < threshold`` are transparent. Zeros are always transparent.
     display_mode : {"ortho", "x", "y", "z"}, default="ortho"
@@ -239,9 +239,8 @@ def plot_slices(bg_img, stat_img=None, *, threshold=None, display_mode="ortho", 
     """
     check_positive(threshold, name="threshold", allow_zero=True, allow_none=True)
     check_positive(vmax, name="vmax", allow_none=True)
-    stat = None if stat_img is None else _Volume(stat_img, "stat_img", order=1)
-    if stat is not None and np.isin(np.unique(stat.data), [0, 1]).all():
-        stat.order = 0  # a binary map: keep its edges sharp
+    # nearest neighbour: every coloured square is a real voxel, and nothing leaks past a mask
+    stat = None if stat_img is None else _Volume(stat_img, "stat_img", order=0)
     return _draw_slices(bg_img, stat, None, threshold=threshold, display_mode=display_mode,
                         cut_coords=cut_coords, contours=contours, cmap=cmap, vmax=vmax,
                         symmetric=symmetric, colorbar=colorbar, title=title, figure=figure,
