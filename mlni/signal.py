@@ -45,9 +45,10 @@ def clean(signals, *, detrend=True, standardize=True, low_pass=None, high_pass=N
         Time series, one per column (a 1D array is one series).
     detrend : bool, default=True
         Remove the mean and the linear trend of every series (and of every confound).
-    standardize : bool, default=True
+    standardize : bool or "zscore_sample", default=True
         Z-score each series at the end: subtract its mean, divide by its sample standard
-        deviation (``ddof=1``). Constant series are left at 0.
+        deviation (``ddof=1``). Constant series are left at 0. ``"zscore_sample"`` (nilearn's
+        name for the same thing) is accepted as a synonym of True.
     low_pass : float, optional
         Low-pass cutoff in Hz: frequencies above it are removed. Needs ``t_r``.
     high_pass : float, optional
@@ -94,6 +95,11 @@ def clean(signals, *, detrend=True, standardize=True, low_pass=None, high_pass=N
             f"'signals' must be 2D (n_samples, n_features). Got shape {signals.shape}."
         )
     check_finite(signals, name="signals")
+    if standardize not in (True, False, "zscore_sample"):
+        raise ValueError(
+            "'standardize' must be True, False or 'zscore_sample' (same as True). "
+            f"Got {standardize!r}."
+        )
     filtering = low_pass is not None or high_pass is not None
     if filtering:
         _check_filter(low_pass, high_pass, t_r)

@@ -79,6 +79,13 @@ def test_clean_does_not_modify_input_and_accepts_1d(signals):
     np.testing.assert_allclose(out[:, 0], clean(signals)[:, 0])
 
 
+def test_standardize_accepts_nilearn_name_and_rejects_others(signals):
+    np.testing.assert_array_equal(clean(signals, standardize="zscore_sample"), clean(signals))
+    with pytest.raises(ValueError, match="'standardize' must be True, False or 'zscore_sample' .* "
+                       "Got 'psc'"):
+        clean(signals, standardize="psc")
+
+
 def test_standardize_gives_unit_sample_std_and_keeps_constants(signals):
     data = np.c_[signals, np.full(N_SAMPLES, 3.0)]
     out = clean(data, detrend=False)
