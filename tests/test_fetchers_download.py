@@ -268,3 +268,15 @@ def test_empty_download(mirror, data_env):
     assert (data_env / "haxby2001" / "subj2" / "bold.nii.gz").is_file()  # kept: it is complete
     assert not (data_env / "haxby2001" / "mask.nii.gz").exists()
     assert not leftovers(data_env)
+
+
+def test_read_only_data_dir_cannot_receive_a_download(mirror, data_env, monkeypatch):
+    mirror.haxby(2)
+    monkeypatch.setattr("data_fetchers._source.is_writable", lambda path: False)
+    with pytest.raises(FetchError, match=r"Cannot get the real .* data: the data directory "):
+        fetch_haxby(2, source="real", verbose=0)
+    monkeypatch.setattr(_download, "is_writable", lambda path: False)
+    remote = _registry.haxby_mask()
+    with pytest.raises(FetchError, match=r"The data directory .* is not writable, so the missing"):
+        _download.install_file(remote, data_env / "mask.nii.gz", data_dir=data_env)
+    assert not data_env.exists()

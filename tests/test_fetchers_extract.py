@@ -27,6 +27,8 @@ def craft(path, members):
                 "hardlink": tarfile.LNKTYPE,
                 "chardev": tarfile.CHRTYPE,
                 "fifo": tarfile.FIFOTYPE,
+                "blockdev": tarfile.BLKTYPE,
+                "unknown": b"Z",
             }[kind]
             info.linkname = payload
             tar.addfile(info)
@@ -56,6 +58,8 @@ GOOD = [("subj2/labels.txt", "file", "labels chunks\n")]
         ),
         (("subj2/tty", "chardev", ""), r"member 'subj2/tty' is a device or FIFO"),
         (("subj2/pipe", "fifo", ""), r"member 'subj2/pipe' is a device or FIFO"),
+        (("subj2/disk", "blockdev", ""), r"member 'subj2/disk' is a device or FIFO"),
+        (("subj2/odd", "unknown", ""), r"member 'subj2/odd' is not a regular file, folder or link"),
     ],
 )
 def test_unsafe_members_are_refused(tmp_path, member, match):
