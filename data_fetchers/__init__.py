@@ -10,11 +10,13 @@ reachable, else simulated with a printed notice). Defaults come from the environ
 ``MLNI_DATA``
     The data directory (default ``~/mlni_data``). Real data sit there at the layout of
     their archives; a folder prepared on a connected machine can be copied (even
-    read-only) to offline machines.
+    read-only) to offline machines. The layout is nilearn's, so a ``nilearn_data``
+    folder holding these datasets works too.
 ``MLNI_DATA_SOURCE``
     The default ``source`` ("auto" when unset).
 ``MLNI_MIRROR``
-    Base URL of a local mirror of the archives (see :mod:`data_fetchers._registry`).
+    Base URL of a local mirror of the archives (see :mod:`data_fetchers._registry`),
+    e.g. a folder of archives served with ``python -m http.server``.
 
 Prefetch for a workshop: ``python -m data_fetchers download all --data-dir DIR``.
 """
