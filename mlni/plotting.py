@@ -142,7 +142,7 @@ def _layout(figure, panels, bounds, *, colorbar, legend, title):
     widths = [np.ptp(bounds[_PANEL_AXES[d][0]]) for d, _ in panels]
     heights = [np.ptp(bounds[_PANEL_AXES[d][1]]) for d, _ in panels]
     top_in, bottom_in, cbar_in, gap_in = (0.45 if title else 0.1), (0.35 if legend else 0.1), \
-        (0.9 if colorbar else 0.1), 0.15
+        (1.25 if colorbar else 0.1), 0.15
     if figure is None:
         panel_h = 2.6 if len(panels) <= 3 else 1.9
         scale = panel_h / max(heights)
@@ -170,7 +170,7 @@ def _layout(figure, panels, bounds, *, colorbar, legend, title):
 
 def _label_panel(ax, direction, coord, extent):
     text = dict(color=_FOREGROUND, fontsize=9, transform=ax.transAxes)
-    ax.text(0.02, 0.02, f"{direction}={coord:.0f}", ha="left", va="bottom", **text)
+    ax.text(0.02, 0.02, f"{direction}={round(float(coord), 1):g}", ha="left", va="bottom", **text)
     low, high = _SIDES[direction]
     ax.text(0.0, 0.5, low, ha="left", va="center", **text)
     ax.text(1.0, 0.5, high, ha="right", va="center", **text)
@@ -303,6 +303,7 @@ def _add_colorbar(figure, image, cax, threshold, label):
     bar = figure.colorbar(image, cax=cax)
     bar.ax.tick_params(colors=_FOREGROUND, labelsize=8)
     bar.outline.set_edgecolor(_FOREGROUND)
+    bar.ax.yaxis.get_offset_text().set_color(_FOREGROUND)
     vmin, vmax = image.get_clim()
     if threshold and threshold > vmin:
         bar.ax.axhspan(max(-threshold, vmin), min(threshold, vmax), color="0.35")
