@@ -137,16 +137,24 @@ def test_real_files_in_place_are_used_offline(data_env, tiny_files, no_network, 
     assert sorted(str(p) for p in data_env.rglob("*")) == before  # nothing written
 
 
-def test_read_only_data_dir_is_enough(data_env, tiny_files, no_network):
-    tiny_files(data_env, haxby_layout(2))
+def test_read_only_data_dir_is_enough(data_env, tiny_files, no_network, monkeypatch):
+    tiny_files(data_env, haxby_layout(6))
     folders = [p for p in data_env.rglob("*") if p.is_dir()] + [data_env]
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(f"read-only: {args!r}")
+
+    for module, name in [(os, "mkdir"), (os, "rename"), (os, "replace"), (os, "open")]:
+        monkeypatch.setattr(module, name, refuse)
     for folder in folders:
         folder.chmod(0o555)
     try:
-        assert fetch_haxby(2, source="real", data_dir=data_env).source == "real"
+        data = fetch_haxby(6, source="real", data_dir=data_env)
     finally:
+        monkeypatch.undo()
         for folder in folders:
             folder.chmod(0o755)
+    assert data.source == "real" and data.anat is None
 
 
 def test_real_unreachable_fails_with_advice(data_env, closed_port, monkeypatch):
