@@ -89,6 +89,32 @@ def test_plot_slices_without_map_is_centred_on_the_brain(bg_img):
     np.testing.assert_allclose(coords, centre, atol=1.5)
 
 
+def test_neurological_convention_left_is_left(bg_img, stat_img):
+    fig = plot_slices(bg_img, stat_img, threshold=3, display_mode="z", cut_coords=[6])
+    ax = fig.axes[0]
+    left, right = ax.get_xlim()
+    assert left < right  # x (mm) grows to the right: the subject's left is on the left
+    overlay = _overlay(ax)
+    columns = np.flatnonzero(overlay.count(axis=0))
+    x_mm = left + (columns + 0.5) * (right - left) / overlay.shape[1]
+    np.testing.assert_allclose(x_mm.mean(), BLOB_CENTRE[0], atol=2)  # the blob is at x=+10
+    texts = [t for t in ax.texts if t.get_text() in ("L", "R")]
+    assert {t.get_text(): t.get_position()[0] for t in texts} == {"L": 0.0, "R": 1.0}
+
+
+def test_flipped_affine_gives_the_same_picture(bg_img):
+    # a map on the background's grid, so that nearest-neighbour sampling has no ties
+    xyz = _world(bg_img.shape, BG_AFFINE)
+    data = np.exp(-((xyz - BLOB_CENTRE) ** 2).sum(-1) / 50.0) * (xyz[..., 0] + 50)
+    flip = np.diag([-1.0, 1.0, 1.0, 1.0])
+    flip[0, 3] = bg_img.shape[0] - 1  # voxel i -> n - 1 - i
+    flipped = nib.Nifti1Image(data[::-1], BG_AFFINE @ flip)
+    reference = plot_slices(bg_img, nib.Nifti1Image(data, BG_AFFINE), cut_coords=BLOB_CENTRE)
+    mirrored = plot_slices(bg_img, flipped, cut_coords=BLOB_CENTRE)
+    for ax_ref, ax_flip in zip(reference.axes[:3], mirrored.axes[:3], strict=True):
+        np.testing.assert_allclose(_overlay(ax_flip).filled(0), _overlay(ax_ref).filled(0))
+
+
 def test_threshold_hides_small_values(bg_img, stat_img):
     fig = plot_slices(bg_img, stat_img, threshold=3, cut_coords=BLOB_CENTRE)
     shown_any = False
