@@ -170,20 +170,23 @@ def download(remote, directory, *, verbose=1, retries=None) -> Path:
             _check_file(path, remote)
             return path
         except requests.HTTPError as exc:
+            cause = exc
             status = exc.response.status_code if exc.response is not None else None
             error = FetchError(f"The server answered HTTP {status} for {url}.")
             retry = status is None or status >= 500
         except requests.RequestException as exc:
+            cause = exc
             error = FetchError(f"The download of {url} failed: {type(exc).__name__}: {exc}")
             retry = True
         except ValueError as exc:  # pooch: checksum mismatch
+            cause = exc
             error = FetchError(f"The download of {url} failed its checksum: {exc}")
             retry = True
         except FetchError as exc:
-            error, retry = exc, True
+            cause, error, retry = exc.__cause__, exc, True
         target.unlink(missing_ok=True)
         if not retry or attempt == retries:
-            raise error
+            raise error from cause
         if verbose:
             print(f"{error} Retrying ({attempt + 1}/{retries})...")
         time.sleep(RETRY_DELAY * 2**attempt)
