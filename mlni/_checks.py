@@ -74,16 +74,15 @@ def check_mask_img(mask_img, *, name="mask_img"):
     """
     img = check_img(mask_img, ndim=3, name=name)
     data = get_data(img)
-    if data.dtype != bool:
-        finite = np.isfinite(data) if data.dtype.kind == "f" else np.ones(data.shape, bool)
+    if data.dtype != bool and not ((data == 0) | (data == 1)).all():
+        finite = np.isfinite(data)
         values = np.unique(data[finite])
-        if not finite.all() or not np.isin(values, [0, 1]).all():
-            shown = values[:6].tolist()
-            raise ValueError(
-                f"'{name}' must be binary (only 0 and 1 values). "
-                f"Got values {shown}{' ...' if values.size > 6 else ''}"
-                f"{' and non-finite values' if not finite.all() else ''}."
-            )
+        shown = values[:6].tolist()
+        raise ValueError(
+            f"'{name}' must be binary (only 0 and 1 values). "
+            f"Got values {shown}{' ...' if values.size > 6 else ''}"
+            f"{' and non-finite values' if not finite.all() else ''}."
+        )
     mask = data.astype(bool)
     if not mask.any():
         raise ValueError(f"'{name}' is empty: it must contain at least one non-zero voxel.")
