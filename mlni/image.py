@@ -226,17 +226,28 @@ def smooth_img(img, fwhm):
     """
     img = check_img(img, name="img")
     data = get_data(img)
-    fwhm_values = np.zeros(3) if fwhm is None else np.broadcast_to(_check_fwhm(fwhm), 3)
-    if not np.any(fwhm_values):
+    if fwhm is None or not np.any(_check_fwhm(fwhm)):
         return new_img_like(img, np.array(data))
-    data = np.array(data, dtype=np.float64 if data.dtype.kind != "f" else data.dtype)
+    return new_img_like(img, _smooth_array(data, img.affine, fwhm))
+
+
+def _smooth_array(data, affine, fwhm):
+    """Gaussian smoothing of a 3D or 4D array (spatial axes only); the core of `smooth_img`.
+
+    Returns a new float array: float32 for integers of up to 16 bits and for float32 data,
+    float64 otherwise. Non-finite values become 0.
+    """
+    fwhm_values = np.broadcast_to(_check_fwhm(fwhm), 3)
+    small = data.dtype.kind in "iub" and data.dtype.itemsize <= 2
+    dtype = data.dtype if data.dtype.kind == "f" else (np.float32 if small else np.float64)
+    data = np.array(data, dtype=dtype)
     data[~np.isfinite(data)] = 0
-    voxel_sizes = np.sqrt((img.affine[:3, :3] ** 2).sum(axis=0))
+    voxel_sizes = np.sqrt((np.asarray(affine)[:3, :3] ** 2).sum(axis=0))
     sigmas = fwhm_values / (np.sqrt(8 * np.log(2)) * voxel_sizes)
     for axis, sigma in enumerate(sigmas):
         if sigma > 0:
             ndimage.gaussian_filter1d(data, sigma, axis=axis, output=data)
-    return new_img_like(img, data)
+    return data
 
 
 def _check_fwhm(fwhm):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from mlni._checks import check_affines_match, check_img, check_mask_img, get_data
-from mlni.image import new_img_like, smooth_img
+from mlni.image import _smooth_array, new_img_like
 
 __all__ = ["apply_mask", "unmask"]
 
@@ -76,13 +76,19 @@ def apply_mask(imgs, mask_img, smoothing_fwhm=None, dtype="float32"):
 def _mask_one(img, mask_img, mask, smoothing_fwhm, dtype, name):
     img = check_img(img, name=name)
     check_affines_match(img, mask_img, names=(name, "mask_img"))
+    data = get_data(img)
     if smoothing_fwhm:
-        data = get_data(img)
         if data.dtype.kind == "f" and not np.isfinite(data[mask]).all():
             _raise_not_finite(data[mask], name)
-        img = smooth_img(img, smoothing_fwhm)
-    data = get_data(img)
-    values = data[mask]  # (n_voxels,) or (n_voxels, n_samples)
+        if data.ndim == 3:
+            values = _smooth_array(data, img.affine, smoothing_fwhm)[mask][:, None]
+        else:  # volume by volume: no float copy of the whole 4D image
+            values = np.empty((int(mask.sum()), data.shape[3]),
+                              dtype=np.float64 if dtype is None else dtype)
+            for t in range(data.shape[3]):
+                values[:, t] = _smooth_array(data[..., t], img.affine, smoothing_fwhm)[mask]
+    else:
+        values = data[mask]  # (n_voxels,) or (n_voxels, n_samples)
     if values.dtype.kind == "f" and not np.isfinite(values).all():
         _raise_not_finite(values, name)
     values = np.atleast_2d(values.T)  # 3D image -> a single sample

@@ -70,6 +70,16 @@ def test_apply_mask_agrees_with_nilearn(func_img, mask_img, smoothing_fwhm):
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
 
 
+def test_apply_mask_int16_with_smoothing_agrees_with_nilearn(func_img, mask_img):
+    from nilearn.masking import apply_mask as nilearn_apply_mask
+
+    data = (func_img.get_fdata() * 100 + 1000).astype(np.int16)  # like a raw BOLD series
+    img = nib.Nifti1Image(data, AFFINE)
+    ours = apply_mask(img, mask_img, smoothing_fwhm=6)
+    theirs = nilearn_apply_mask(img, mask_img, smoothing_fwhm=6)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
 def test_apply_mask_smoothing_equals_smooth_then_mask(func_img, mask_img):
     direct = apply_mask(smooth_img(func_img, 6), mask_img)
     np.testing.assert_allclose(apply_mask(func_img, mask_img, smoothing_fwhm=6), direct)
