@@ -42,12 +42,15 @@ def _subjects(sources, n_subjects=3, n_volumes=80, seed=0):
 
 def test_reduce_subject_shape_and_variance():
     X = _subjects(_sources())[0]
-    patterns = reduce_subject(X, 5, random_state=0)
+    patterns = reduce_subject(X, 5)
     assert patterns.shape == (5, N_VOXELS)
     norms = np.linalg.norm(patterns, axis=1)
     assert np.all(np.diff(norms) <= 1e-8), "patterns must come by decreasing singular value"
     # the four planted networks stand out from the noise patterns
     assert norms[3] > 2 * norms[4]
+    # the patterns are the scaled right singular vectors (up to sign)
+    _, s, vt = np.linalg.svd(X, full_matrices=False)
+    np.testing.assert_allclose(np.abs(patterns), np.abs(s[:5, None] * vt[:5]), atol=1e-6)
 
 
 def test_reduce_subject_errors():
