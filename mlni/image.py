@@ -124,7 +124,8 @@ def resample_img(img, target_affine, target_shape=None, interpolation="continuou
     Returns
     -------
     nibabel.Nifti1Image
-        The resampled image (float64 for continuous and linear interpolation of integers).
+        The resampled image. Continuous and linear interpolation turn integer data into
+        floats (float32 for integers of up to 16 bits, float64 otherwise).
 
     Examples
     --------
@@ -159,7 +160,10 @@ def resample_img(img, target_affine, target_shape=None, interpolation="continuou
     if np.allclose(matrix, np.diag(np.diag(matrix))):
         matrix = np.diag(matrix)  # scipy takes a faster path for diagonal transforms
     order = _SPLINE_ORDER[interpolation]
-    out_dtype = data.dtype if order == 0 or data.dtype.kind == "f" else np.float64
+    if order == 0 or data.dtype.kind == "f":
+        out_dtype = data.dtype
+    else:  # interpolated integers become floats (float32 for <= 16-bit data, like nilearn)
+        out_dtype = np.float32 if data.dtype.itemsize <= 2 else np.float64
     out = np.zeros(target_shape + data.shape[3:], dtype=out_dtype)
     for index in product(*(range(n) for n in data.shape[3:])):
         volume = data[(...,) + index]

@@ -134,6 +134,18 @@ def test_resample_img_identity_and_nearest_labels():
     assert set(np.unique(out.get_fdata())) <= {0, 1, 2, 3}
 
 
+def test_resample_img_interpolated_integers_become_floats():
+    data = np.random.default_rng(0).integers(0, 1000, (12, 14, 10)).astype(np.int16)
+    img = nib.Nifti1Image(data, AFFINE)
+    out = resample_img(img, np.diag([2.0, 2.0, 2.0]), interpolation="linear")
+    assert out.get_data_dtype() == np.float32
+    reference = resample_img(nib.Nifti1Image(data.astype(np.float64), AFFINE),
+                             np.diag([2.0, 2.0, 2.0]), interpolation="linear")
+    np.testing.assert_allclose(out.get_fdata(), reference.get_fdata(), rtol=1e-6)
+    wide = nib.Nifti1Image(data.astype(np.int32), AFFINE)
+    assert resample_img(wide, np.diag([2.0, 2.0, 2.0])).get_data_dtype() == np.float64
+
+
 def test_resample_img_errors():
     img = _img()
     with pytest.raises(ValueError, match=r"'interpolation' must be one of .* Got 'cubic'"):
