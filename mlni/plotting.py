@@ -426,7 +426,7 @@ def plot_pixel_grid(images, *, titles=None, ncols=6, cmap="gray", vmin=None, vma
     -------
     matplotlib.figure.Figure
     """
-    images = [_as_pixels(one, "images[i]") for one in images]
+    images = [_as_pixels(one, f"images[{i}]") for i, one in enumerate(images)]
     if not images:
         raise ValueError("'images' must contain at least one image.")
     if isinstance(ncols, bool) or not isinstance(ncols, Real) or ncols < 1:
@@ -434,8 +434,8 @@ def plot_pixel_grid(images, *, titles=None, ncols=6, cmap="gray", vmin=None, vma
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"'titles' must have one title per image ({len(images)}). "
                          f"Got {len(titles)}.")
-    vmin = min(float(one.min()) for one in images) if vmin is None else vmin
-    vmax = max(float(one.max()) for one in images) if vmax is None else vmax
+    vmin = min(float(np.nanmin(one)) for one in images) if vmin is None else vmin
+    vmax = max(float(np.nanmax(one)) for one in images) if vmax is None else vmax
     ncols = int(min(ncols, len(images)))
     nrows = int(np.ceil(len(images) / ncols))
     figure, axes = plt.subplots(nrows, ncols, figsize=(1.7 * ncols, 1.8 * nrows + 0.3 * bool(

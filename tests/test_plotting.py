@@ -273,3 +273,5 @@ def test_plot_pixel_grid_errors():
         plot_pixel_grid(np.ones((2, 10, 10)), ncols=0)
     with pytest.raises(ValueError, match="'images' must contain at least one image"):
         plot_pixel_grid([])
+    with pytest.raises(ValueError, match=r"A 1D 'images\[1\]' must have a square length"):
+        plot_pixel_grid([np.ones(100), np.ones(99)])
