@@ -66,15 +66,24 @@ class _Volume:
         return np.c_[corners.min(axis=0), corners.max(axis=0)]
 
 
-def _grid(bg):
-    """Bounds (3, 2) of the background in mm (voxels above 10% of its high values) and step."""
+def _grid(bg, overlays):
+    """Bounds (3, 2) in mm of the brain and of what is drawn on it, and the sampling step.
+
+    The brain is the background above 10% of its high values; overlays count where they are
+    non-zero. One voxel of margin is added on each side.
+    """
     magnitude = np.abs(bg.data)
     inside = magnitude > 0
     if inside.any():
         inside = magnitude > 0.1 * np.percentile(magnitude[inside], 99)
     bounds = bg.bounds(inside if inside.any() else np.ones(bg.data.shape, bool))
+    for volume, where in overlays:
+        if where.any():
+            extra = volume.bounds(where)
+            bounds = np.c_[np.minimum(bounds[:, 0], extra[:, 0]),
+                           np.maximum(bounds[:, 1], extra[:, 1])]
     step = float(np.sqrt((bg.affine[:3, :3] ** 2).sum(axis=0)).min())
-    return bounds, step
+    return bounds + [-step, step], step
 
 
 def _panel_points(direction, coord, bounds, step):
@@ -113,7 +122,7 @@ def _default_cuts(display_mode, bg, bounds, stat, threshold):
         voxel = ndimage.center_of_mass(weights) if weights.any() else np.array(bg.data.shape) / 2
         centre = bg.to_world(np.asarray(voxel)[None])[0]
     if display_mode == "ortho":
-        return tuple(np.round(centre, 1))
+        return tuple(np.round(centre))
     axis = _AXIS[display_mode]
     if focus is not None:  # spread over all the supra-threshold voxels
         low, high = stat.bounds(above)[axis] @ np.array([[0.9, 0.1], [0.1, 0.9]])
@@ -256,7 +265,12 @@ def _draw_slices(bg_img, stat, labels, *, threshold, display_mode, cut_coords, c
                         f"{type(contours).__name__}.")
     bg = _Volume(bg_img, "bg_img", order=1)
     masks = {str(k): _Volume(v, f"contours[{k!r}]", order=0) for k, v in (contours or {}).items()}
-    bounds, step = _grid(bg)
+    overlays = [(mask, mask.data != 0) for mask in masks.values()]
+    if stat is not None:
+        overlays.append((stat, (stat.data != 0) & (np.abs(stat.data) >= (threshold or 0))))
+    if labels is not None:
+        overlays.append((labels[0], labels[0].data != 0))
+    bounds, step = _grid(bg, overlays)
     if cut_coords is None:
         cut_coords = _default_cuts(display_mode, bg, bounds, stat, threshold)
     panels = _panels(display_mode, cut_coords)
