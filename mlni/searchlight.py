@@ -11,7 +11,9 @@ Two ways to compute it are offered by :func:`search_light`:
   terms. For each cross-validation fold we compute the per-voxel class means and variances
   once, then sum the per-voxel terms over every sphere at once with a single sparse matrix
   product ``neighbors @ terms``. The accuracies are those of
-  :class:`sklearn.naive_bayes.GaussianNB` refit on every sphere.
+  :class:`sklearn.naive_bayes.GaussianNB` refit on every sphere, including its variance
+  smoothing (``1e-9`` times the largest variance in the sphere): the few predictions that
+  smoothing or float rounding could flip are recomputed sphere by sphere.
 * any scikit-learn estimator object: the classic path, one ``cross_val_score`` per sphere,
   spread over processes with joblib.
 
@@ -27,18 +29,17 @@ import nibabel as nib
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 from scipy import sparse
+from scipy.spatial import cKDTree
 from sklearn.base import clone
 from sklearn.model_selection import check_cv, cross_val_score
-from sklearn.neighbors import NearestNeighbors
 from tqdm import tqdm
 
 __all__ = ["sphere_neighbors", "search_light"]
 
 # GaussianNB adds VAR_SMOOTHING * (largest feature variance) to every variance.
 _VAR_SMOOTHING = 1e-9
-# Spheres where that addition is larger than this fraction of a class variance are
-# computed exactly, one by one, instead of with the first-order correction.
-_TAYLOR_LIMIT = 1e-6
+# Relative slack for float rounding when deciding that a prediction is certain.
+_ROUNDING_SLACK = 1e-10
 # Upper bound (in float64 numbers) of the block of per-voxel terms multiplied at once.
 _BLOCK_SIZE = 2**23
 
@@ -93,9 +94,12 @@ def sphere_neighbors(mask_img, radius):
     mask, affine = _load_mask(mask_img)
     ijk = np.column_stack(np.nonzero(mask)).astype(float)
     coords = ijk @ affine[:3, :3].T + affine[:3, 3]
-    search = NearestNeighbors(radius=radius).fit(coords)
-    neighbors = search.radius_neighbors_graph(coords, mode="connectivity")
-    neighbors = sparse.csr_matrix(neighbors, dtype=np.float64)
+    pairs = cKDTree(coords).query_pairs(radius, output_type="ndarray")  # i < j, d <= radius
+    n_voxels = coords.shape[0]
+    rows = np.concatenate([pairs[:, 0], pairs[:, 1], np.arange(n_voxels)])
+    cols = np.concatenate([pairs[:, 1], pairs[:, 0], np.arange(n_voxels)])
+    values = np.ones(rows.size)
+    neighbors = sparse.csr_matrix((values, (rows, cols)), shape=(n_voxels, n_voxels))
     neighbors.sort_indices()
     return neighbors
 
@@ -220,66 +224,96 @@ def _gnb_search_light(X, y, neighbors, folds, progress):
 
 
 def _gnb_fold_accuracy(X, y, neighbors, train, test):
-    """Per-sphere accuracy of GaussianNB trained on ``train`` and tested on ``test``."""
-    X_train = X[train].astype(np.float64)
-    X_test = X[test].astype(np.float64)
+    """Per-sphere accuracy of GaussianNB trained on ``train`` and tested on ``test``.
+
+    GaussianNB's joint log-likelihood of a test sample for class c, on a sphere, is
+    ``log prior_c - 0.5 * sum_j [log(2 pi (v_cj + e)) + (x_j - m_cj)**2 / (v_cj + e)]`` over
+    the sphere's voxels j, where ``e`` (the variance smoothing) depends on the sphere. The
+    first sum is cheap and computed exactly. The second is computed for all spheres and
+    test samples with one sparse product, ignoring ``e``, which overestimates it by at most
+    ``e / min(v)`` of its value (about 1e-9 on usual data). Where that bound (or float
+    rounding) could change the winning class, the sphere is recomputed term by term.
+    """
+    X_train = np.asarray(X[train], dtype=np.float64)
+    X_test = np.asarray(X[test], dtype=np.float64)
     classes, codes = np.unique(y[train], return_inverse=True)
     log_prior = np.log(np.bincount(codes) / codes.size)
     mean = np.stack([X_train[codes == c].mean(axis=0) for c in range(classes.size)])
     var = np.stack([X_train[codes == c].var(axis=0) for c in range(classes.size)])
-    # GaussianNB's smoothing: 1e-9 times the largest (all-class) variance in the sphere.
-    starts = neighbors.indptr[:-1]
-    epsilon = _VAR_SMOOTHING * np.maximum.reduceat(X_train.var(axis=0)[neighbors.indices], starts)
-    # The sparse product needs epsilon to be negligible against every variance in the sphere.
-    min_var = np.minimum.reduceat(var.min(axis=0)[neighbors.indices], starts)
-    taylor = (epsilon <= _TAYLOR_LIMIT * min_var) & (min_var > 0)
-
-    jll = np.empty((neighbors.shape[0], X_test.shape[0], classes.size))
-    for rows, jll_function in [(taylor, _jll_sparse_product), (~taylor, _jll_exact)]:
-        if rows.any():
-            jll[rows] = jll_function(X_test, mean, var, neighbors[rows], epsilon[rows])
-    jll += log_prior
+    starts, voxels = neighbors.indptr[:-1], neighbors.indices
+    total_var = X_train.var(axis=0)
+    epsilon = _VAR_SMOOTHING * np.maximum.reduceat(total_var[voxels], starts)
+    entry_epsilon = np.repeat(epsilon, np.diff(neighbors.indptr))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # constant voxels
+        log_det = np.column_stack(
+            [np.add.reduceat(np.log(2 * np.pi * (v[voxels] + entry_epsilon)), starts) for v in var]
+        )  # (n_spheres, n_classes), exact
+        ratio = epsilon / np.minimum.reduceat(var.min(axis=0)[voxels], starts)
+        jll = _quad_sparse_product(X_test, mean, var, neighbors)  # (n_spheres, n_classes, n_test)
+        bound = jll.max(axis=1)  # error from ignoring epsilon, plus rounding: see docstring
+        bound *= (0.5 * ratio + _ROUNDING_SLACK)[:, None]
+        bound += (_ROUNDING_SLACK * np.abs(log_det).max(axis=1))[:, None]
+        jll *= -0.5
+        jll += (log_prior - 0.5 * log_det)[:, :, None]
+        predicted, gap = _top_two(jll)
+        unsure = ~(gap > bound).all(axis=1) & (classes.size > 1)
+    if unsure.any():
+        exact = _jll_exact(X_test, mean, var, neighbors[unsure], epsilon[unsure])
+        predicted[unsure] = (exact + log_prior).argmax(axis=2)
 
     target = np.searchsorted(classes, y[test])
     target[classes[np.minimum(target, classes.size - 1)] != y[test]] = -1  # unseen class
-    return (jll.argmax(axis=2) == target).mean(axis=1)
+    return (predicted == target).mean(axis=1)
 
 
-def _jll_sparse_product(X_test, mean, var, neighbors, epsilon):
-    """Log-likelihood (without prior) of each test sample, per sphere and class.
+def _top_two(jll):
+    """Index of the largest ``jll[:, c]`` over c (first one on ties) and its lead on the next."""
+    if jll.shape[1] == 2:
+        return (jll[:, 1] > jll[:, 0]).astype(int), np.abs(jll[:, 1] - jll[:, 0])
+    best, second = jll[:, 0].copy(), np.full_like(jll[:, 0], -np.inf)
+    predicted = np.zeros(best.shape, dtype=int)
+    for c in range(1, jll.shape[1]):
+        better = jll[:, c] > best
+        second = np.where(better, best, np.maximum(second, jll[:, c]))
+        best = np.where(better, jll[:, c], best)
+        predicted[better] = c
+    return predicted, best - second
 
-    Exact to float precision when ``epsilon / var`` is below about 1e-6 in every sphere:
-    ``log(v + e) = log(v) + e / v`` and ``d / (v + e) = d / v - e * d / v**2`` up to
-    ``(e / v)**2``, so every term is a sum over the sphere's voxels of a per-voxel quantity,
-    times 1 or ``e``: a product of ``neighbors`` with a matrix of per-voxel terms.
-    """
-    n_test, n_classes = X_test.shape[0], mean.shape[0]
-    jll = np.empty((neighbors.shape[0], n_test, n_classes))
-    safe_var = np.where(var > 0, var, 1.0)  # voxels outside these spheres may have var 0
-    block = max(1, _BLOCK_SIZE // (2 * X_test.shape[1]))
-    for c in range(n_classes):
-        terms = np.column_stack([np.log(2 * np.pi * safe_var[c]), 1 / safe_var[c]])
-        sums = neighbors @ terms
-        jll[:, :, c] = -0.5 * (sums[:, 0] + epsilon * sums[:, 1])[:, None]
-        for start in range(0, n_test, block):
-            rows = slice(start, start + block)
-            scaled = (X_test[rows] - mean[c]) ** 2 / safe_var[c]
-            sums = neighbors @ np.vstack([scaled, scaled / safe_var[c]]).T
-            n_rows = scaled.shape[0]
-            jll[:, rows, c] -= 0.5 * (sums[:, :n_rows] - epsilon[:, None] * sums[:, n_rows:])
-    return jll
+
+def _quad_sparse_product(X_test, mean, var, neighbors):
+    """Sum over each sphere of ``(x - mean)**2 / var``: (n_spheres, n_classes, n_test)."""
+    n_classes, n_voxels = mean.shape
+    n_spheres, n_test = neighbors.shape[0], X_test.shape[0]
+    inv_var = 1 / np.where(var > 0, var, 1.0)  # zero variances go to the exact path anyway
+    X_test_t = np.ascontiguousarray(X_test.T)  # (n_voxels, n_test)
+    block = max(1, _BLOCK_SIZE // (n_classes * n_voxels))
+    quad = None if block >= n_test else np.empty((n_spheres, n_classes, n_test))
+    for start in range(0, n_test, block):
+        rows = slice(start, start + block)
+        n_rows = X_test_t[:, rows].shape[1]
+        terms = np.empty((n_voxels, n_classes, n_rows))
+        for c in range(n_classes):
+            np.subtract(X_test_t[:, rows], mean[c][:, None], out=terms[:, c])
+            np.square(terms[:, c], out=terms[:, c])
+            terms[:, c] *= inv_var[c][:, None]
+        # the one sparse product: every sphere, class and test sample at once
+        sums = neighbors @ terms.reshape(n_voxels, n_classes * n_rows)
+        if quad is None:
+            return sums.reshape(n_spheres, n_classes, n_rows)
+        quad[:, :, rows] = sums.reshape(n_spheres, n_classes, n_rows)
+    return quad
 
 
 def _jll_exact(X_test, mean, var, neighbors, epsilon):
-    """Same as :func:`_jll_sparse_product`, computed term by term (for tiny variances)."""
+    """GaussianNB's log-likelihood without prior, term by term, for a few spheres."""
     n_test, n_classes = X_test.shape[0], mean.shape[0]
     starts, voxels = neighbors.indptr[:-1], neighbors.indices
-    sphere_eps = np.repeat(epsilon, np.diff(neighbors.indptr))  # epsilon of each entry
+    entry_epsilon = np.repeat(epsilon, np.diff(neighbors.indptr))
     jll = np.empty((neighbors.shape[0], n_test, n_classes))
     block = max(1, _BLOCK_SIZE // voxels.size)
     with np.errstate(divide="ignore", invalid="ignore"):  # as GaussianNB on constant data
         for c in range(n_classes):
-            smoothed = var[c, voxels] + sphere_eps
+            smoothed = var[c, voxels] + entry_epsilon
             jll[:, :, c] = -0.5 * np.add.reduceat(np.log(2 * np.pi * smoothed), starts)[:, None]
             for start in range(0, n_test, block):
                 rows = slice(start, start + block)
