@@ -344,7 +344,7 @@ def index_img(imgs, index):
         if not -n_volumes <= index < n_volumes:
             raise IndexError(f"'index' {index} is out of range for an image of {n_volumes} "
                              "volumes.")
-        return new_img_like(img, get_data(img)[..., int(index)])
+        return new_img_like(img, _read_volumes(img, int(index)))
     if not isinstance(index, slice):
         index = np.asarray(index)
         if index.dtype == bool:
@@ -357,4 +357,11 @@ def index_img(imgs, index):
         elif index.size and (index.max() >= n_volumes or index.min() < -n_volumes):
             raise IndexError(f"'index' values must be in [-{n_volumes}, {n_volumes - 1}]. "
                              f"Got {index.min()} to {index.max()}.")
-    return new_img_like(img, get_data(img)[..., index])
+    return new_img_like(img, _read_volumes(img, index))
+
+
+def _read_volumes(img, index):
+    """Volumes ``index`` of a 4D image as a new array (only those read from disk if possible)."""
+    if isinstance(index, (int, slice)) and not isinstance(img.dataobj, np.ndarray):
+        return np.asanyarray(img.dataobj[..., index])  # the proxy reads just these volumes
+    return np.array(get_data(img)[..., index])  # a copy: never a view on the input image

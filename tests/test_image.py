@@ -244,6 +244,19 @@ def test_index_img_variants():
     np.testing.assert_array_equal(index_img(img, 0).affine, AFFINE)
 
 
+def test_index_img_from_disk_and_never_a_view(tmp_path):
+    img = _img((12, 14, 10, 5))
+    path = tmp_path / "four.nii.gz"
+    img.to_filename(path)
+    data = img.get_fdata()
+    np.testing.assert_allclose(index_img(path, 3).get_fdata(), data[..., 3], rtol=1e-6)
+    np.testing.assert_allclose(index_img(path, slice(1, 4)).get_fdata(), data[..., 1:4],
+                               rtol=1e-6)
+    out = index_img(img, slice(0, 2))
+    np.asanyarray(out.dataobj)[:] = 0
+    assert np.any(img.get_fdata()[..., :2] != 0)  # the input image is untouched
+
+
 def test_index_img_errors():
     img = _img((12, 14, 10, 5))
     with pytest.raises(IndexError, match="'index' 5 is out of range .* 5 volumes"):
