@@ -1,4 +1,4 @@
-"""mlni: the small helper package of the course *Machine learning for neuroimaging with scikit-learn*.
+"""mlni: the helper package of the course *Machine learning for neuroimaging with scikit-learn*.
 
 Modules
 -------
