@@ -108,6 +108,10 @@ def _check_data(X, y, mask):
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"'X' must be a 2D array (n_samples, n_voxels). Got shape {X.shape}.")
+    if not np.isfinite(X).all():
+        raise ValueError(
+            f"'X' must not contain NaN or infinite values. Got {(~np.isfinite(X)).sum()}."
+        )
     y = np.asarray(y)
     if y.ndim != 1 or y.shape[0] != X.shape[0]:
         raise ValueError(
@@ -168,8 +172,9 @@ def search_light(
     estimator : "gnb" or scikit-learn classifier, default="gnb"
         ``"gnb"`` runs the fast whole-brain Gaussian naive Bayes searchlight; its
         accuracies equal those of :class:`~sklearn.naive_bayes.GaussianNB` refit on each
-        sphere (computed in float64, so give float64 data to compare). Any estimator
-        object is cloned and cross-validated on each sphere in turn.
+        sphere. It computes in float64 (GaussianNB computes in the data's dtype, so with
+        float32 data a prediction at a near-exact tie could differ). Any estimator object
+        is cloned and cross-validated on each sphere in turn.
     cv : int or cross-validation splitter
         As in :func:`sklearn.model_selection.cross_val_score` (an int means stratified
         K-fold). The same folds are used for every sphere.
@@ -188,6 +193,14 @@ def search_light(
     scores : array of shape (n_voxels,)
         Mean accuracy over folds of the sphere centred on each mask voxel; NaN for voxels
         outside ``process_mask_img``. Put back in a brain with ``mlni.masking.unmask``.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import KFold
+    >>> scores = search_light(X, y, "mask.nii.gz", radius=5.6, cv=KFold(4))  # doctest: +SKIP
+    >>> svc_scores = search_light(X, y, "mask.nii.gz", radius=5.6, cv=KFold(4),
+    ...                           estimator=LinearSVC(), process_mask_img=two_slices,
+    ...                           n_jobs=2)  # doctest: +SKIP
     """
     radius = _check_radius(radius)
     mask, affine = _load_mask(mask_img)

@@ -211,6 +211,10 @@ def test_errors_on_data():
         search_light(X[:, :-1], y, mask_img, radius=5.6, cv=3)
     with pytest.raises(ValueError, match=r"'X' must be a 2D array"):
         search_light(X[0], y, mask_img, radius=5.6, cv=3)
+    X_nan = X.copy()
+    X_nan[3, 4] = np.nan
+    with pytest.raises(ValueError, match=r"'X' must not contain NaN or infinite values. Got 1"):
+        search_light(X_nan, y, mask_img, radius=5.6, cv=3)
     with pytest.raises(ValueError, match=r"'y' must contain at least two classes. Got only \[1\]"):
         search_light(X, np.ones_like(y), mask_img, radius=5.6, cv=3)
 
