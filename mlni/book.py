@@ -80,11 +80,10 @@ def show_source(bunch):
 
     Returns
     -------
-    DataSourceBanner
-        The banner (already displayed).
+    None
+        The banner is displayed by the call itself (a returned object would be shown twice
+        when the call ends a cell).
     """
     from IPython.display import display
 
-    banner = DataSourceBanner(bunch)
-    display(banner)
-    return banner
+    display(DataSourceBanner(bunch))
