@@ -124,6 +124,19 @@ def test_gnb_path_with_tiny_and_zero_variances(monkeypatch, slack):
     np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("slack", [np.inf, 1e-10], ids=["all-exact", "default"])
+def test_gnb_path_in_blocks_of_test_samples(monkeypatch, slack):
+    """Large test sets are processed in blocks of test samples: same result."""
+    mask_img = _mask_img(seed=9)
+    X, y = _data(mask_img, n_classes=3, seed=9)
+    kwargs = dict(radius=5.6, cv=KFold(3), progress=False)
+    whole = search_light(X, y, mask_img, **kwargs)
+    monkeypatch.setattr(searchlight, "_BLOCK_SIZE", 2000)  # a few test samples per block
+    monkeypatch.setattr(searchlight, "_ROUNDING_SLACK", slack)
+    blocks = search_light(X, y, mask_img, **kwargs)
+    np.testing.assert_allclose(blocks, whole, rtol=0, atol=1e-12)
+
+
 def test_gnb_path_class_missing_from_a_training_fold():
     mask_img = _mask_img(seed=4)
     X, y = _data(mask_img, n_per_class=10, n_classes=3, seed=4)
