@@ -57,7 +57,7 @@ NETWORKS = {
 }
 N_PARCELS = 100
 NETWORK_AMPLITUDE = (1.2, 2.0)  # % signal change, drawn per subject and network
-PARCEL_AMPLITUDE = 0.8
+PARCEL_AMPLITUDE = 0.35
 NOISE_SD = 1.0
 AR_RHO = 0.3
 CONFOUND_COLUMNS = (
