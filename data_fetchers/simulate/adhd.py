@@ -145,7 +145,7 @@ def _subject(shared, subject_id):
     motion = np.cumsum(steps, axis=0)
     motion -= motion.mean(axis=0)
     edge = 1 - shared.anat.template[shared.anat.brain]
-    leak = rng.normal(0, 1, (6, n_vox)) * edge * np.array([[30], [30], [30], [2], [2], [2]])
+    leak = rng.normal(0, 1, (6, n_vox)) * edge * np.array([[60], [60], [60], [4], [4], [4]])
     percent += (motion @ leak).astype(np.float32)
     # Physiological fluctuations (CSF- and white-matter-like), broadband.
     physio = rng.normal(0, 1, (N_SCANS, 2))
