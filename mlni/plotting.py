@@ -146,6 +146,14 @@ def _panels(display_mode, cut_coords):
     return [(display_mode, c) for c in coords]
 
 
+def _size_inches(figure):
+    """Width and height in inches of a Figure or of a SubFigure (which has no size of its own)."""
+    if hasattr(figure, "get_size_inches"):
+        return tuple(figure.get_size_inches())
+    dpi = figure.figure.dpi
+    return figure.bbox.width / dpi, figure.bbox.height / dpi
+
+
 def _layout(figure, panels, bounds, *, colorbar, legend, title):
     """Create one axes per panel (same mm scale everywhere) and an optional colorbar axes."""
     widths = [np.ptp(bounds[_PANEL_AXES[d][0]]) for d, _ in panels]
@@ -158,7 +166,7 @@ def _layout(figure, panels, bounds, *, colorbar, legend, title):
         fig_w = min(sum(widths) * scale + gap_in * len(panels) + cbar_in + 0.1, 14.0)
         scale = min(scale, (fig_w - cbar_in - 0.1 - gap_in * len(panels)) / sum(widths))
         figure = plt.figure(figsize=(fig_w, max(heights) * scale + top_in + bottom_in))
-    fig_w, fig_h = figure.get_size_inches()
+    fig_w, fig_h = _size_inches(figure)
     scale = min((fig_w - cbar_in - 0.1 - gap_in * len(panels)) / sum(widths),
                 (fig_h - top_in - bottom_in) / max(heights))
     figure.set_facecolor(_BACKGROUND)

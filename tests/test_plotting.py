@@ -169,6 +169,20 @@ def test_into_given_figure_and_png(bg_img, stat_img, tmp_path):
     assert path.stat().st_size > 10_000
 
 
+def test_into_subfigures_of_one_figure(bg_img, stat_img):
+    fig = plt.figure(figsize=(10, 6))
+    left, right = fig.subfigures(1, 2)
+    assert plot_slices(bg_img, stat_img, display_mode="z", figure=left) is left
+    assert plot_labels(stat_img, bg_img, figure=right) is right
+    # The panels of each subfigure stay inside its half of the figure.
+    for sub in (left, right):
+        x_low, y_low, x_high, y_high = sub.bbox.extents
+        for ax in sub.axes:
+            x0, y0, x1, y1 = ax.get_window_extent().extents
+            assert x_low - 1e-6 <= x0 < x1 <= x_high + 1e-6
+            assert y_low - 1e-6 <= y0 < y1 <= y_high + 1e-6
+
+
 def test_plot_slices_on_the_mni_template(tmp_path):
     from nilearn.datasets import load_mni152_template
 
