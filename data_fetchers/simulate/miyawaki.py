@@ -50,7 +50,7 @@ ROI_NAMES = [
     + ["V1d", "V1v", "V2d", "V2v", "V3A", "V3", "V4v", "VP"]
 ]
 DEGREES_PER_PIXEL = 1.2  # the real stimulus spans 12 x 12 degrees
-GAIN = 5.0  # % signal change for a pRF fully covered by "on" pixels
+GAIN = 6.0  # % signal change for a pRF fully covered by "on" pixels
 NOISE_SD = 1.0  # % signal change
 AR_RHO = 0.3
 FIGURES = {
