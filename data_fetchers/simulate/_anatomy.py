@@ -13,6 +13,9 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
+import tempfile
+import warnings
 from pathlib import Path
 
 import nibabel as nib
@@ -20,6 +23,8 @@ import numpy as np
 from scipy import ndimage, stats
 from scipy import signal as sp_signal
 from sklearn.utils import Bunch
+
+from data_fetchers._atomic import is_writable
 
 GROUND_TRUTH_DIR = "ground_truth"
 
@@ -182,14 +187,19 @@ def to_int16(values):
     return np.clip(values, -32768, 32767, out=values).astype(np.int16)
 
 
-def save_img(data, affine, path, *, dtype=None, t_r=None):
-    """Save ``data`` as NIfTI at ``path`` (mm units; ``t_r`` in seconds for 4D data)."""
+def save_img(data, affine, path, *, dtype=None, t_r=None, description=None):
+    """Save ``data`` as NIfTI at ``path`` (mm units; ``t_r`` in seconds for 4D data).
+
+    ``description`` (at most 79 characters) goes to the header's ``descrip`` field.
+    """
     data = np.asarray(data) if dtype is None else np.asarray(data).astype(dtype, copy=False)
     img = nib.Nifti1Image(data, np.asarray(affine, dtype=float))
     img.header.set_xyzt_units("mm", "sec")
     img.header.set_data_dtype(data.dtype)
     if t_r is not None and data.ndim == 4:
         img.header.set_zooms(img.header.get_zooms()[:3] + (float(t_r),))
+    if description is not None:
+        img.header["descrip"] = description.encode()[:79]
     nib.save(img, str(path))
     return str(path)
 
@@ -211,6 +221,38 @@ def load_ground_truth(folder):
     for path in sorted(folder.glob("*.npy")):
         out[path.stem] = np.load(path, allow_pickle=False)
     return out
+
+
+def is_current(meta_path, version):
+    """Whether the ground truth in ``meta_path`` was written by simulator ``version``."""
+    try:
+        return json.loads(Path(meta_path).read_text()).get("version") == version
+    except (OSError, ValueError):
+        return False
+
+
+def discard(folder, verbose=0):
+    """Move a stale generated folder out of the way in one rename, then delete it.
+
+    Several processes may do this at once: only one rename succeeds, the others find the
+    folder gone. A folder that cannot be replaced (read-only copy) is kept, with a warning.
+    """
+    folder = Path(folder)
+    if not is_writable(folder.parent):
+        warnings.warn(
+            f"{folder} was made by an older version of the simulator and cannot be "
+            "replaced (read-only); using it as it is.",
+            stacklevel=3,
+        )
+        return False
+    say(verbose, f"replacing {folder}: made by an older version of the simulator")
+    trash = Path(tempfile.mkdtemp(prefix=f".{folder.name}.stale-", dir=folder.parent))
+    try:
+        os.rename(folder, trash / folder.name)
+    except FileNotFoundError:
+        pass  # another process moved it first
+    shutil.rmtree(trash, ignore_errors=True)
+    return True
 
 
 def make_readable(path):

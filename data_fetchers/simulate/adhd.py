@@ -26,6 +26,7 @@ from data_fetchers._atomic import atomic_dir, atomic_file
 from data_fetchers._paths import check_size
 from data_fetchers.simulate import _anatomy as ana
 
+VERSION = "3"  # bump when the generated data change: older copies are then regenerated
 T_R = 2.0
 N_SCANS = 176
 SUBJECT_IDS = (
@@ -228,7 +229,8 @@ def _write_shared(folder, shared, size):
          "n_parcels": N_PARCELS, "network_amplitude": list(NETWORK_AMPLITUDE),
          "parcel_amplitude": PARCEL_AMPLITUDE, "noise_sd": NOISE_SD, "ar_rho": AR_RHO,
          "t_r": T_R, "size": size,
-         "units": "amplitudes and noise_sd in % signal change; blobs: (MNI mm centre, sigma mm)"},
+         "units": "amplitudes and noise_sd in % signal change; blobs: (MNI mm centre, sigma mm)",
+         "version": VERSION},
     )
 
 
@@ -260,6 +262,15 @@ def ensure(root, *, subject_ids, size="small", verbose=1):
     verbose = ana.check_verbose(verbose)
     base = Path(root) / "adhd"
     truth = base / ana.GROUND_TRUTH_DIR
+    stale = truth.is_dir() and not ana.is_current(truth / "meta.json", VERSION)
+    if stale and ana.discard(truth, verbose) and (base / PHENOTYPIC).is_file():
+        (base / PHENOTYPIC).unlink(missing_ok=True)
+    for sid in subject_ids:
+        folder = base / "data" / sid
+        if folder.is_dir() and not ana.is_current(
+            folder / ana.GROUND_TRUTH_DIR / "meta.json", VERSION
+        ):
+            ana.discard(folder, verbose)
     missing = [s for s in subject_ids if not (base / "data" / s).is_dir()]
     shared = _shared(size) if missing or not truth.is_dir() else None
     if not truth.is_dir():
@@ -280,7 +291,7 @@ def ensure(root, *, subject_ids, size="small", verbose=1):
             _write_confounds(tmp / f"{sid}_regressors.csv", confounds)
             ana.save_ground_truth(tmp / ana.GROUND_TRUTH_DIR,
                                   {"time_courses": courses, "parcel_time_courses": parcel_courses},
-                                  {"subject": sid})
+                                  {"subject": sid, "version": VERSION})
             ana.make_readable(tmp)
     out = Bunch(**ana.load_ground_truth(truth))
     out.networks = str(truth / "networks.nii.gz")

@@ -19,13 +19,16 @@ from __future__ import annotations
 import numbers
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 from sklearn.utils import Bunch
 
-from data_fetchers._atomic import atomic_dir, atomic_file
+from data_fetchers._atomic import atomic_dir, atomic_file, is_writable
 from data_fetchers._paths import check_size
 from data_fetchers.simulate import _anatomy as ana
 
+VERSION = "3"  # bump when the generated data change: older copies are then regenerated
+STAMP = f"mlni simulated haxby2001 v{VERSION}"
 T_R = 2.5
 N_RUNS = 12
 N_SCANS_PER_RUN = 121
@@ -178,8 +181,16 @@ def _write_subject(folder, subject, size, sim):
         {"effect_size": EFFECT_SIZE, "noise_sd": NOISE_SD, "ar_rho": AR_RHO, "t_r": T_R,
          "subject": subject, "size": size, "categories": list(CATEGORIES),
          "n_face_voxels": int(reg["face"].sum()), "n_house_voxels": int(reg["house"].sum()),
-         "units": "percent signal change of the voxel's baseline"},
+         "units": "percent signal change of the voxel's baseline", "version": VERSION},
     )
+
+
+def _is_stamped(path):
+    """Whether ``path`` is an image written by this version of the simulator."""
+    try:
+        return nib.load(path).header["descrip"].item().decode() == STAMP
+    except (OSError, ValueError, nib.filebasedimages.ImageFileError):
+        return False
 
 
 def _ground_truth(folder):
@@ -219,6 +230,9 @@ def ensure(root, *, subject=2, size="small", verbose=1):
     verbose = ana.check_verbose(verbose)
     base = Path(root) / "haxby2001"
     folder = base / f"subj{subject}"
+    if folder.is_dir() and not ana.is_current(folder / ana.GROUND_TRUTH_DIR / "meta.json",
+                                              VERSION):
+        ana.discard(folder, verbose)
     if not folder.is_dir():
         ana.say(verbose, f"generating simulated Haxby subject {subject} ({size}) in {folder}")
         sim = _simulate(subject, size)
@@ -226,10 +240,11 @@ def ensure(root, *, subject=2, size="small", verbose=1):
             _write_subject(tmp, subject, size, sim)
             ana.make_readable(tmp)
     mask = base / "mask.nii.gz"
-    if not mask.is_file():
+    if not _is_stamped(mask) and is_writable(base):
         grid = GRIDS[size]
         affine = ana.grid_affine(grid["voxel_size"], grid["shape"])
         with atomic_file(mask) as tmp:
-            ana.save_img(ana.anatomy(affine, grid["shape"]).brain.astype(np.uint8), affine, tmp)
+            brain = ana.anatomy(affine, grid["shape"]).brain.astype(np.uint8)
+            ana.save_img(brain, affine, tmp, description=STAMP)
             ana.make_readable(tmp)
     return _ground_truth(folder)

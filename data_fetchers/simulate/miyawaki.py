@@ -29,6 +29,7 @@ from data_fetchers._atomic import atomic_dir
 from data_fetchers._paths import check_size
 from data_fetchers.simulate import _anatomy as ana
 
+VERSION = "3"  # bump when the generated data change: older copies are then regenerated
 T_R = 2.0
 N_RANDOM_RUNS, N_FIGURE_RUNS, N_SCANS = 20, 12, 145
 IMAGE_SCANS = 3  # volumes per random image
@@ -248,7 +249,8 @@ def _write(folder, sim, size):
         {"hrf_delay": HRF_DELAY, "gain": GAIN, "noise_sd": NOISE_SD, "ar_rho": AR_RHO,
          "t_r": T_R, "size": size, "n_mask_voxels": int(sim.mask.sum()),
          "units": "prf_center: (row, col) in the 10x10 pixel grid, NaN without pRF; "
-                  "prf_size: Gaussian sigma in pixels; gain and noise_sd: % signal change"},
+                  "prf_size: Gaussian sigma in pixels; gain and noise_sd: % signal change",
+         "version": VERSION},
     )
 
 
@@ -283,6 +285,9 @@ def ensure(root, *, size="small", verbose=1):
     size = check_size(size)
     verbose = ana.check_verbose(verbose)
     folder = Path(root) / "miyawaki2008"
+    if folder.is_dir() and not ana.is_current(folder / ana.GROUND_TRUTH_DIR / "meta.json",
+                                              VERSION):
+        ana.discard(folder, verbose)
     if not folder.is_dir():
         ana.say(verbose, f"generating simulated Miyawaki 2008 ({size}) in {folder}")
         sim = _simulate(size)
