@@ -111,7 +111,8 @@ def test_read_only_stale_folder_is_kept_with_a_warning(tmp_path, monkeypatch):
     stale = tmp_path / "stale"
     stale.mkdir()
     monkeypatch.setattr(ana, "is_writable", lambda path: False)
-    with pytest.warns(UserWarning, match=r"older version of the simulator and cannot be replaced \(read-only\)"):
+    message = r"older version of the simulator and cannot be replaced \(read-only\)"
+    with pytest.warns(UserWarning, match=message):
         assert not ana.discard(stale)
     assert stale.is_dir()
 
