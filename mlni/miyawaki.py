@@ -206,7 +206,7 @@ def table1_grid(X, Y, *, models=TABLE1_MODELS, Cs=TABLE1_CS, k=500, n_folds=5, p
     the training samples, and the ``k`` best voxels of each pixel are shared by every model and
     value of ``C``. The linear SVC uses a precomputed linear kernel (the same model as
     ``SVC(kernel="linear")``, its kernel computed once for all values of C); pixels are spread
-    over ``n_jobs`` processes. (liblinear and libsvm cannot be warm-started along C.)
+    over ``n_jobs`` threads. (liblinear and libsvm cannot be warm-started along C.)
     The result is the same as running ``cross_val_score`` on
     ``make_pipeline(SelectKBest(f_classif, k=k), make_classifier(model, C))`` with
     ``KFold(n_folds)`` for every pixel, model and C.
@@ -227,7 +227,7 @@ def table1_grid(X, Y, *, models=TABLE1_MODELS, Cs=TABLE1_CS, k=500, n_folds=5, p
     pixels : sequence of int, optional
         Pixel indices (columns of ``Y``) to decode; all by default.
     n_jobs : int
-        Number of processes.
+        Number of threads.
 
     Returns
     -------
@@ -252,7 +252,8 @@ def table1_grid(X, Y, *, models=TABLE1_MODELS, Cs=TABLE1_CS, k=500, n_folds=5, p
         delayed(_fit_pixel)(X, Y[:, j], folds, selected[:, j], models, Cs)
         for j in range(len(pixels))
     )
-    scores = Parallel(n_jobs=n_jobs)(jobs)
+    # liblinear and libsvm release the GIL: threads run in parallel and share X without copies
+    scores = Parallel(n_jobs=n_jobs, prefer="threads")(jobs)
     return np.stack(scores, axis=2)
 
 
@@ -348,9 +349,27 @@ def receptive_fields(Y, X_voxels, *, max_iter=10):
     return np.reshape(fields, (-1, *PIXEL_SHAPE))
 
 
-def rf_centers(fields):
-    """Centre of mass (row, col) of the positive part of each receptive field (NaN if none)."""
-    fields = np.clip(np.asarray(fields, dtype=float), 0, None)
+def rf_centers(fields, *, fraction=0.0):
+    """Centre of mass (row, col) of the positive part of each receptive field.
+
+    Parameters
+    ----------
+    fields : ndarray of shape (n_fields, n_rows, n_cols)
+        Receptive fields, e.g. from :func:`receptive_fields` or ridge coefficients.
+    fraction : float
+        Only coefficients above ``fraction`` times the field's maximum count (0 keeps every
+        positive coefficient; 0.5 keeps the peak, which resists broad noisy weights).
+
+    Returns
+    -------
+    ndarray of shape (n_fields, 2)
+        NaN for a field without a positive coefficient.
+    """
+    if not 0 <= fraction < 1:
+        raise ValueError(f"'fraction' must be in [0, 1). Got {fraction!r}.")
+    fields = np.asarray(fields, dtype=float)
+    peak = fields.max(axis=(1, 2), keepdims=True)
+    fields = np.where((fields > 0) & (fields >= fraction * peak), fields, 0.0)
     rows, cols = np.indices(fields.shape[1:])
     total = fields.sum(axis=(1, 2))
     with np.errstate(invalid="ignore", divide="ignore"):

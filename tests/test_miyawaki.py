@@ -191,3 +191,12 @@ def test_rf_centers_nan_without_positive_weight():
     centers = miyawaki.rf_centers(fields)
     assert centers[0].tolist() == [4.0, 6.0]
     assert np.isnan(centers[1]).all()
+
+
+def test_rf_centers_fraction_keeps_the_peak():
+    field = np.zeros((1, 10, 10))
+    field[0, 2, 2], field[0, 8, 8] = 1.0, 0.2
+    assert miyawaki.rf_centers(field, fraction=0.5)[0].tolist() == [2.0, 2.0]
+    assert miyawaki.rf_centers(field)[0, 0] == pytest.approx(3.0)
+    with pytest.raises(ValueError, match=r"'fraction' must be in \[0, 1\). Got 1.5"):
+        miyawaki.rf_centers(field, fraction=1.5)
