@@ -124,6 +124,13 @@ def test_table1_grid_equals_pipelines():
             np.testing.assert_allclose(scores[m, c, 0], expected)
 
 
+def test_table1_grid_threads_give_the_same_scores():
+    X, Y = _planted()
+    kwargs = {"models": ["l1_svc", "l2_svc"], "Cs": [0.01], "k": 10, "pixels": [0, 1, 50]}
+    one = miyawaki.table1_grid(X, Y, n_jobs=1, **kwargs)
+    np.testing.assert_array_equal(one, miyawaki.table1_grid(X, Y, n_jobs=2, **kwargs))
+
+
 def test_table1_grid_finds_the_planted_pixels():
     X, Y = _planted(noise=0.6)
     scores = miyawaki.table1_grid(X, Y, models=["l2_svc"], Cs=[0.01], k=10, pixels=[0, 99])
