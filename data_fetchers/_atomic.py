@@ -15,9 +15,26 @@ import tempfile
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _publish_mode(path: Path, *, directory: bool) -> None:
+    """Give a temporary file or folder the permissions a normal one would have.
+
+    ``tempfile`` creates them private (0600 / 0700); once moved into place they must be
+    readable as the user's umask allows, e.g. by every student of a shared hub.
+    """
+    path.chmod((0o777 if directory else 0o666) & ~_umask())
+
+
 def _tmp_sibling(final: Path) -> Path:
     final.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    _publish_mode(tmp, directory=True)
+    return tmp
 
 
 @contextlib.contextmanager
@@ -72,6 +89,7 @@ def atomic_file(final):
     fd, name = tempfile.mkstemp(prefix=f".{final.name}.tmp-", suffix=suffix, dir=final.parent)
     os.close(fd)
     tmp = Path(name)
+    _publish_mode(tmp, directory=False)
     try:
         yield tmp
         os.replace(tmp, final)
