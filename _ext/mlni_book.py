@@ -4,6 +4,10 @@ It marks the build for the chapters' kernels: ``MLNI_BOOK_BUILD=1`` is set in th
 process's environment, which the kernels that execute the notebooks inherit. With it,
 ``mlni.widgets.explore`` draws pre-rendered, kernel-free figures instead of live ipywidgets
 (which need a running kernel to do anything).
+
+It also makes the kernels draw figures inline whatever ``MPLBACKEND`` says in the
+environment that started the build: with a non-interactive backend such as ``Agg``,
+``plt.show()`` would draw nothing and the chapters would lose their figures.
 """
 
 import os
@@ -11,4 +15,5 @@ import os
 
 def setup(app):
     os.environ["MLNI_BOOK_BUILD"] = "1"
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
