@@ -255,16 +255,6 @@ def discard(folder, verbose=0):
     return True
 
 
-def make_readable(path):
-    """Give a freshly built temporary file or folder the usual permissions (644 / 755).
-
-    The atomic writers create private temporaries (600 / 700); on a shared hub the
-    published data must be readable by every user.
-    """
-    path = Path(path)
-    os.chmod(path, 0o755 if path.is_dir() else 0o644)
-
-
 def say(verbose, message):
     """Print a progress line when ``verbose`` is truthy."""
     if verbose:

@@ -276,11 +276,9 @@ def ensure(root, *, subject_ids, size="small", verbose=1):
     if not truth.is_dir():
         with atomic_dir(truth) as tmp:
             _write_shared(tmp, shared, size)
-            ana.make_readable(tmp)
     if not (base / PHENOTYPIC).is_file():
         with atomic_file(base / PHENOTYPIC) as tmp:
             tmp.write_text(_phenotypic_text())
-            ana.make_readable(tmp)
     for i, sid in enumerate(missing):
         ana.say(verbose, f"generating simulated ADHD subject {sid} ({size}, "
                          f"{i + 1}/{len(missing)}) in {base / 'data'}")
@@ -292,7 +290,6 @@ def ensure(root, *, subject_ids, size="small", verbose=1):
             ana.save_ground_truth(tmp / ana.GROUND_TRUTH_DIR,
                                   {"time_courses": courses, "parcel_time_courses": parcel_courses},
                                   {"subject": sid, "version": VERSION})
-            ana.make_readable(tmp)
     out = Bunch(**ana.load_ground_truth(truth))
     out.networks = str(truth / "networks.nii.gz")
     out.parcels = str(truth / "parcels.nii.gz")

@@ -238,7 +238,6 @@ def ensure(root, *, subject=2, size="small", verbose=1):
         sim = _simulate(subject, size)
         with atomic_dir(folder) as tmp:
             _write_subject(tmp, subject, size, sim)
-            ana.make_readable(tmp)
     mask = base / "mask.nii.gz"
     if not _is_stamped(mask) and is_writable(base):
         grid = GRIDS[size]
@@ -246,5 +245,4 @@ def ensure(root, *, subject=2, size="small", verbose=1):
         with atomic_file(mask) as tmp:
             brain = ana.anatomy(affine, grid["shape"]).brain.astype(np.uint8)
             ana.save_img(brain, affine, tmp, description=STAMP)
-            ana.make_readable(tmp)
     return _ground_truth(folder)

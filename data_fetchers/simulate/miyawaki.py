@@ -293,5 +293,4 @@ def ensure(root, *, size="small", verbose=1):
         sim = _simulate(size)
         with atomic_dir(folder) as tmp:
             _write(tmp, sim, size)
-            ana.make_readable(tmp)
     return _ground_truth(folder)
