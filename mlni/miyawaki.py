@@ -11,6 +11,7 @@ does not depend on the model or on ``C`` only once (see ``benchmarks/miyawaki_ta
 from __future__ import annotations
 
 import numpy as np
+import sklearn
 from joblib import Parallel, delayed
 from sklearn.linear_model import LassoLarsCV, LogisticRegression, Ridge
 from sklearn.metrics import r2_score
@@ -21,7 +22,6 @@ __all__ = [
     "PIXEL_SHAPE",
     "TABLE1_CS",
     "TABLE1_MODELS",
-    "TABLE1_PAPER",
     "encoding_r2",
     "f_scores",
     "load_labels",
@@ -38,13 +38,6 @@ __all__ = [
 PIXEL_SHAPE = (10, 10)
 TABLE1_CS = (0.0005, 0.001, 0.005, 0.01, 0.05, 0.1)
 TABLE1_MODELS = ("l1_logistic", "l2_logistic", "l1_svc", "l2_svc")
-#: Table 1 of the paper: 5-fold accuracy, mean +- std over the 100 pixels, per model and C.
-TABLE1_PAPER = {
-    "l1_logistic": (".50+-.02", ".50+-.02", ".57+-.13", ".63+-.11", ".70+-.12", ".70+-.12"),
-    "l2_logistic": (".60+-.11", ".61+-.12", ".63+-.13", ".63+-.13", ".64+-.13", ".64+-.13"),
-    "l1_svc": (".50+-.06", ".55+-.12", ".69+-.11", ".71+-.12", ".69+-.12", ".68+-.12"),
-    "l2_svc": (".67+-.12", ".67+-.12", ".67+-.12", ".66+-.12", ".65+-.12", ".65+-.12"),
-}
 
 
 def load_labels(csv_path):
@@ -117,6 +110,24 @@ def load_runs(data, *, kind="random", keep_rest=False, hrf_shift=2, dtype="float
     return np.concatenate(X), np.concatenate(Y), np.concatenate(runs)
 
 
+def _sklearn_version():
+    return tuple(int(part) for part in sklearn.__version__.split(".")[:2])
+
+
+def _require_l1_ratio_liblinear():
+    """Refuse scikit-learn < 1.8, where ``l1_ratio`` is ignored by the liblinear solver.
+
+    Before 1.8, ``LogisticRegression(l1_ratio=1.0, solver="liblinear")`` keeps the default
+    ``penalty="l2"`` and fits an l2 model without a word: the "l1" row of Table 1 would be wrong.
+    """
+    if _sklearn_version() < (1, 8):
+        raise RuntimeError(
+            "The l1 logistic regression of Table 1 needs scikit-learn >= 1.8 (before it, "
+            "l1_ratio=1.0 is ignored by liblinear and the model is silently l2). Got "
+            f"scikit-learn {sklearn.__version__}: run `pip install -r requirements.txt`."
+        )
+
+
 def make_classifier(model, C):
     """Return the scikit-learn classifier of Table 1 for one ``model`` name and ``C``.
 
@@ -125,10 +136,16 @@ def make_classifier(model, C):
     ``"l1_svc"`` is :class:`~sklearn.svm.LinearSVC` with the squared hinge loss solved in the
     primal, ``"l2_svc"`` is :class:`~sklearn.svm.SVC` with a
     linear kernel.
+
+    Raises
+    ------
+    RuntimeError
+        For ``"l1_logistic"`` with scikit-learn < 1.8, which would silently fit an l2 model.
     """
     if model not in TABLE1_MODELS:
         raise ValueError(f"'model' must be one of {', '.join(TABLE1_MODELS)}. Got {model!r}.")
     if model == "l1_logistic":
+        _require_l1_ratio_liblinear()
         return LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear")
     if model == "l2_logistic":
         return LogisticRegression(C=C, solver="liblinear")
