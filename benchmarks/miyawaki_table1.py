@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from mlni import miyawaki
+from mlni_course.paper import TABLE1
 
 
 def planted_arrays(n_samples=2860, n_voxels=5438, n_visual=1500, noise=3.0, seed=0):
@@ -70,7 +71,7 @@ def main(argv=None):
     if len(pixels) < 100:
         print(f"extrapolated to the full grid (12000 fits): {elapsed * 100 / len(pixels):.0f} s")
     table = miyawaki.table1_summary(scores)
-    paper = {model: list(cells) for model, cells in miyawaki.TABLE1_PAPER.items()}
+    paper = {model: list(cells) for model, cells in TABLE1.items()}
     print("\nthis run:\n" + table.to_string())
     print("\npaper:\n" + table.copy().assign(**{
         column: [paper[model][c] for model in table.index]

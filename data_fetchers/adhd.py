@@ -14,6 +14,7 @@ from ._source import Dataset, resolve
 
 T_R = 2.0
 N_MAX = len(_registry.ADHD_IDS)
+TITLE = "ADHD-200 resting state (40-subject release)"
 DESCRIPTION = """\
 ADHD-200 resting-state sample (Milham et al. 2012), 40 subjects preprocessed and
 registered to MNI space (3 mm voxels, 61 x 73 x 61, 176 volumes, TR 2.0 s). Each subject
@@ -80,6 +81,7 @@ def make_bunch(root, ids, *, source, ground_truth=None) -> Bunch:
     """The fetcher's Bunch for the dataset stored under ``root / "adhd"``."""
     folder = Path(root) / "adhd"
     return Bunch(
+        title=TITLE,
         func=[str(folder / "data" / i / _subject_files(i)[0]) for i in ids],
         confounds=[str(folder / "data" / i / _subject_files(i)[1]) for i in ids],
         phenotypic=str(folder / _registry.ADHD_PHENOTYPIC),
@@ -116,7 +118,7 @@ def fetch_adhd(n_subjects=10, *, data_dir=None, source=None, size="small", verbo
     -------
     sklearn.utils.Bunch
         ``func`` (BOLD paths), ``confounds`` (csv paths), ``phenotypic`` (csv path),
-        ``subject_ids`` (str ids), ``t_r`` (2.0), ``description``, ``source`` ("real" or
+        ``subject_ids`` (str ids), ``t_r`` (2.0), ``title``, ``description``, ``source`` ("real" or
         "simulated") and ``ground_truth`` (the networks planted in simulated data, else
         None). Paths are ``str``.
     """

@@ -13,6 +13,7 @@ from ._paths import check_size, get_source, simulated_root
 from ._source import Dataset, resolve
 
 T_R = 2.5
+TITLE = "Haxby et al. (2001), faces and objects"
 DESCRIPTION = """\
 Haxby et al. (2001), Science 293:2425. Six subjects viewed grey-scale pictures of eight
 categories (bottle, cat, chair, face, house, scissors, scrambled picture, shoe) in
@@ -70,6 +71,7 @@ def make_bunch(root, subject, *, source, ground_truth=None) -> Bunch:
     folder = Path(root) / "haxby2001"
     subject_dir = folder / f"subj{subject}"
     return Bunch(
+        title=TITLE,
         func=[str(subject_dir / "bold.nii.gz")],
         session_target=str(subject_dir / "labels.txt"),
         mask=str(folder / "mask.nii.gz"),
@@ -111,7 +113,7 @@ def fetch_haxby(subject=2, *, data_dir=None, source=None, size="small", verbose=
         ``func`` (list with the 4D BOLD path), ``session_target`` (labels.txt), ``mask``
         (whole brain), ``mask_vt``, ``mask_face``, ``mask_house``, ``mask_face_little``,
         ``mask_house_little``, ``anat`` (None for subject 6), ``t_r`` (2.5),
-        ``description``, ``source`` ("real" or "simulated") and ``ground_truth`` (the
+        ``title``, ``description``, ``source`` ("real" or "simulated") and ``ground_truth`` (the
         planted effects of simulated data, else None). Paths are ``str``.
     """
     subject = check_subject(subject)

@@ -11,6 +11,7 @@ from ._download import install_archive
 from ._paths import check_size, get_source, simulated_root
 from ._source import Dataset, resolve
 
+TITLE = "Miyawaki et al. (2008), visual image reconstruction"
 DESCRIPTION = """\
 Miyawaki et al. (2008), Neuron 60:915. One subject viewed 10 x 10 binary images (checkerboard
 patches): 20 runs of random images (145 volumes each, usually for training) and 12 runs of
@@ -66,6 +67,7 @@ def make_bunch(root, *, source, ground_truth=None) -> Bunch:
     """The fetcher's Bunch for the dataset stored under ``root / "miyawaki2008"``."""
     folder = Path(root) / "miyawaki2008"
     return Bunch(
+        title=TITLE,
         func=[str(folder / name) for name in func_files()],
         label=[str(folder / name) for name in label_files()],
         mask=str(folder / "mask" / "mask.nii.gz"),
@@ -99,7 +101,7 @@ def fetch_miyawaki2008(*, data_dir=None, source=None, size="small", verbose=1) -
     -------
     sklearn.utils.Bunch
         ``func`` (32 paths: 12 figure runs then 20 random runs), ``label`` (32 csv paths,
-        same order), ``mask``, ``mask_roi`` (38 paths), ``background``, ``description``,
+        same order), ``mask``, ``mask_roi`` (38 paths), ``background``, ``title``, ``description``,
         ``source`` ("real" or "simulated") and ``ground_truth`` (the receptive fields
         planted in simulated data, else None). Paths are ``str``.
     """

@@ -4,10 +4,10 @@ One function, :func:`explore`, serves every chapter:
 
 * in a live kernel (Binder, Colab, a laptop) it builds ipywidgets controls (sliders,
   drop-downs, check boxes) that redraw the figure when moved;
-* while the book is being built (the book's Sphinx extension sets ``MLNI_BOOK_BUILD=1``) it
-  draws the default figure as a plain image, and, with ``frames="name"``, pre-renders one
-  figure per value of that control and shows a slider over the pictures that needs no kernel
-  at all, so a reader of the online book can still explore.
+* in static mode (``mode="static"``, or the environment variable ``MLNI_WIDGETS=static``, which
+  the course's book build sets) it draws the default figure as a plain image, and, with
+  ``frames="name"``, pre-renders one figure per value of that control and shows a slider over
+  the pictures that needs no kernel at all, so a reader of a static HTML page can still explore.
 
 :func:`frame_slider` is the kernel-free slider on its own.
 """
@@ -25,7 +25,9 @@ from collections.abc import Callable, Mapping, Sequence
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-__all__ = ["explore", "frame_slider", "in_book_build"]
+__all__ = ["explore", "frame_slider", "widget_mode"]
+
+MODES = ("live", "static")
 
 _FRAME_DPI = 80
 _ONINPUT = (
@@ -36,15 +38,25 @@ _ONINPUT = (
 )
 
 
-def in_book_build() -> bool:
-    """Whether the code runs while the static book is being built.
+def widget_mode(mode=None) -> str:
+    """The mode :func:`explore` draws in: ``"live"`` (ipywidgets) or ``"static"`` (pictures).
+
+    Parameters
+    ----------
+    mode : {"live", "static"} or None, default=None
+        None reads the environment variable ``MLNI_WIDGETS`` (``"live"`` when it is unset).
 
     Returns
     -------
-    bool
-        True when the environment variable ``MLNI_BOOK_BUILD`` is ``"1"``.
+    str
+        ``"live"`` or ``"static"``.
     """
-    return os.environ.get("MLNI_BOOK_BUILD") == "1"
+    name = "mode"
+    if mode is None:
+        mode, name = os.environ.get("MLNI_WIDGETS") or "live", "MLNI_WIDGETS"
+    if mode not in MODES:
+        raise ValueError(f"'{name}' must be 'live' or 'static'. Got {mode!r}.")
+    return mode
 
 
 def _check_controls(controls, defaults, frames):
@@ -205,7 +217,7 @@ def _static_view(draw, values, chosen, frames):
     )
 
 
-def explore(draw: Callable[..., Figure], controls, *, defaults=None, frames=None):
+def explore(draw: Callable[..., Figure], controls, *, defaults=None, frames=None, mode=None):
     """Explore a figure over a few parameters, live or pre-rendered.
 
     Parameters
@@ -222,6 +234,9 @@ def explore(draw: Callable[..., Figure], controls, *, defaults=None, frames=None
         The name of one control. In the static book, one figure per value of this control is
         pre-rendered (the other parameters at their defaults) behind a kernel-free slider.
         Without it the static book shows the default figure only.
+    mode : {"live", "static"} or None, default=None
+        ``"live"`` builds ipywidgets controls (they need a running kernel); ``"static"`` draws
+        kernel-free pictures. None reads ``MLNI_WIDGETS`` (see :func:`widget_mode`).
 
     Returns
     -------
@@ -231,11 +246,13 @@ def explore(draw: Callable[..., Figure], controls, *, defaults=None, frames=None
     if not callable(draw):
         raise TypeError(f"'draw' must be a function returning a Figure. Got {draw!r}.")
     values, chosen = _check_controls(controls, defaults, frames)
+    static = widget_mode(mode) == "static"
     from IPython.display import display
 
-    view = _live_box(draw, values, chosen) if not in_book_build() else _static_view(
-        draw, values, chosen, frames
-    )
+    if static:
+        view = _static_view(draw, values, chosen, frames)
+    else:
+        view = _live_box(draw, values, chosen)
     display(view)
     if isinstance(view, Figure):
         plt.close(view)

@@ -1,4 +1,4 @@
-"""Small helpers for the chapters' pages: say clearly which data a page was computed on."""
+"""The banner at the top of each chapter's results: real or simulated data."""
 
 from __future__ import annotations
 
@@ -6,28 +6,14 @@ import html
 
 __all__ = ["DataSourceBanner", "show_source"]
 
-_NAMES = {
-    "session_target": "Haxby et al. (2001), faces and objects",
-    "mask_roi": "Miyawaki et al. (2008), visual image reconstruction",
-    "phenotypic": "ADHD-200 resting state (40-subject release)",
-}
-
-
-def _dataset_name(bunch) -> str:
-    for key, name in _NAMES.items():
-        if key in bunch:
-            return name
-    return "dataset"
-
-
 class DataSourceBanner:
     """A coloured note that says whether a page runs on real or simulated data.
 
     Parameters
     ----------
     bunch : sklearn.utils.Bunch
-        A dataset returned by one of the ``data_fetchers.fetch_*`` functions. Its ``source``
-        entry must be ``"real"`` or ``"simulated"``.
+        A dataset returned by one of the ``data_fetchers.fetch_*`` functions: its ``source``
+        entry is ``"real"`` or ``"simulated"`` and its ``title`` names the dataset.
     """
 
     def __init__(self, bunch):
@@ -37,8 +23,11 @@ class DataSourceBanner:
                 "'bunch' must be a dataset from data_fetchers with source 'real' or "
                 f"'simulated'. Got source={source!r}."
             )
+        title = bunch.get("title")
+        if not isinstance(title, str) or not title:
+            raise ValueError(f"'bunch' must have a non-empty 'title'. Got title={title!r}.")
         self.source = source
-        self.name = _dataset_name(bunch)
+        self.name = title
 
     def _message(self) -> tuple[str, str]:
         if self.source == "real":

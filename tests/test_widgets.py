@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 from IPython.display import HTML  # noqa: E402
 
 from mlni import widgets  # noqa: E402
-from mlni.widgets import explore, frame_slider, in_book_build  # noqa: E402
+from mlni.widgets import explore, frame_slider, widget_mode  # noqa: E402
 
 
 def _line(slope=1, colour="k", grid=False):
@@ -31,21 +31,25 @@ def shown(monkeypatch):
 
 @pytest.fixture
 def book_build(monkeypatch):
-    monkeypatch.setenv("MLNI_BOOK_BUILD", "1")
+    monkeypatch.setenv("MLNI_WIDGETS", "static")
 
 
 @pytest.fixture
 def live(monkeypatch):
-    monkeypatch.delenv("MLNI_BOOK_BUILD", raising=False)
+    monkeypatch.delenv("MLNI_WIDGETS", raising=False)
 
 
-def test_in_book_build(monkeypatch):
-    monkeypatch.setenv("MLNI_BOOK_BUILD", "1")
-    assert in_book_build()
-    monkeypatch.setenv("MLNI_BOOK_BUILD", "0")
-    assert not in_book_build()
-    monkeypatch.delenv("MLNI_BOOK_BUILD")
-    assert not in_book_build()
+def test_widget_mode(monkeypatch):
+    monkeypatch.setenv("MLNI_WIDGETS", "static")
+    assert widget_mode() == "static"
+    assert widget_mode("live") == "live"
+    monkeypatch.delenv("MLNI_WIDGETS")
+    assert widget_mode() == "live"
+    monkeypatch.setenv("MLNI_WIDGETS", "1")
+    with pytest.raises(ValueError, match="'MLNI_WIDGETS' must be 'live' or 'static'. Got '1'"):
+        widget_mode()
+    with pytest.raises(ValueError, match="'mode' must be 'live' or 'static'. Got 'book'"):
+        widget_mode("book")
 
 
 def test_frame_slider_one_visible_image_per_frame():
