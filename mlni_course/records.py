@@ -121,7 +121,7 @@ def _glue(key, value) -> None:
     glue(key, value, display=False)
 
 
-def record(chapter, key, value, *, source, unit=None, paper=None, glue=True):
+def record(chapter, key, value, *, source, unit=None, paper=None, section=None, glue=True):
     """Keep one value a chapter computed, and glue it for the chapter's prose.
 
     Parameters
@@ -140,6 +140,8 @@ def record(chapter, key, value, *, source, unit=None, paper=None, glue=True):
         What the number measures, e.g. ``"accuracy"``, ``"voxels"``, ``"s"``, ``"ARI"``.
     paper : str, optional
         What the paper says about the same quantity, in its own terms.
+    section : str, optional
+        The anchor (heading slug) of the chapter section that computed it, for links.
     glue : bool, default=True
         Also glue the value (myst-nb) so the prose can show it: ``{glue:text}`key:.2f```.
 
@@ -152,19 +154,21 @@ def record(chapter, key, value, *, source, unit=None, paper=None, glue=True):
     _check_source(source)
     _check_text(unit, "unit")
     _check_text(paper, "paper")
+    _check_text(section, "section")
     plain, kind = _plain(value)
     _write(chapter, key, {"kind": kind, "value": plain, "unit": unit, "paper": paper,
-                          "source": source})
+                          "section": section, "source": source})
     if glue:
         _glue(key, plain)
 
 
-def record_table(chapter, key, table, *, source, unit=None, paper=None, glue=True):
+def record_table(chapter, key, table, *, source, unit=None, paper=None, section=None,
+                 glue=True):
     """Keep a table a chapter computed (cells of numbers, bools or strings).
 
     Parameters
     ----------
-    chapter, key, source, unit, paper
+    chapter, key, source, unit, paper, section
         As in :func:`record`.
     table : pandas.DataFrame
         Index and columns are kept as strings; cells keep their types.
@@ -182,6 +186,7 @@ def record_table(chapter, key, table, *, source, unit=None, paper=None, glue=Tru
     _check_source(source)
     _check_text(unit, "unit")
     _check_text(paper, "paper")
+    _check_text(section, "section")
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"'table' must be a pandas DataFrame. Got {type(table).__name__}.")
     rows = [
@@ -193,7 +198,7 @@ def record_table(chapter, key, table, *, source, unit=None, paper=None, glue=Tru
         "kind": "table", "index": [str(i) for i in table.index],
         "columns": [str(c) for c in table.columns], "data": rows,
         "index_name": None if table.index.name is None else str(table.index.name),
-        "unit": unit, "paper": paper, "source": source,
+        "unit": unit, "paper": paper, "section": section, "source": source,
     })
     if glue:
         _glue(key, table)
@@ -263,8 +268,8 @@ def load(chapter=None):
     dict
         For one chapter, ``{key: entry}``; for all, ``{chapter: {key: entry}}`` (chapters that
         recorded nothing are left out). Each entry has ``kind`` (``"int"``, ``"float"``,
-        ``"bool"``, ``"str"``, ``"table"`` or ``"figure"``), ``source``, ``unit``, ``paper``
-        and, by kind, ``value``; ``index``, ``columns``, ``data``; or ``path``, ``section``,
+        ``"bool"``, ``"str"``, ``"table"`` or ``"figure"``), ``source``, ``unit``, ``paper``,
+        ``section`` and, by kind, ``value``; ``index``, ``columns``, ``data``; or ``path``,
         ``caption``.
     """
     if chapter is not None:

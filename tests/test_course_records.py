@@ -37,7 +37,7 @@ def test_types_survive_the_round_trip(results_folder):
     entries = load("parcellation")
     assert entries["n_regions"]["value"] == 113 and entries["n_regions"]["kind"] == "int"
     assert isinstance(entries["n_regions"]["value"], int)
-    assert entries["ari"] == {"kind": "float", "value": 0.5, "unit": "ARI",
+    assert entries["ari"] == {"kind": "float", "value": 0.5, "unit": "ARI", "section": None,
                               "paper": "Ward is best with many clusters", "source": "simulated"}
     assert entries["connected"]["value"] is True and entries["connected"]["kind"] == "bool"
     assert entries["method"]["value"] == "Ward"
