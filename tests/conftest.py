@@ -21,7 +21,7 @@ def data_env(tmp_path, monkeypatch):
     monkeypatch.setenv("MLNI_DATA", str(data_dir))
     monkeypatch.delenv("MLNI_DATA_SOURCE", raising=False)
     monkeypatch.delenv("MLNI_MIRROR", raising=False)
-    monkeypatch.setattr(_download, "_reachable_cache", {})
+    _download.forget_reachability()
     monkeypatch.setattr(_download, "RETRY_DELAY", 0.0)
     return data_dir
 
