@@ -341,7 +341,8 @@ def download(remote, directory, *, verbose=1, retries=None) -> Path:
     FetchError
         On an HTTP error, a checksum or size mismatch, a corrupt gzip stream, a file
         larger than its cap (:class:`CapError`), a missed deadline (:class:`DeadlineError`,
-        counted over all attempts) or a full disk (:class:`NoSpaceError`).
+        counted over all attempts). A full disk raises its ``OSError`` at once (no retry);
+        :func:`install_archive` and :func:`install_file` turn it into :class:`NoSpaceError`.
     """
     retries = RETRIES if retries is None else retries
     url = url_of(remote)
@@ -380,12 +381,6 @@ def download(remote, directory, *, verbose=1, retries=None) -> Path:
             cause, error, retry = exc.__cause__, exc, False
         except FetchError as exc:
             cause, error, retry = exc.__cause__, exc, True
-        except OSError as exc:
-            if not is_no_space(exc):
-                raise
-            size = f"{remote.filename}, {remote.size} bytes" if remote.size else remote.filename
-            cause, retry = exc, False
-            error = no_space_error(exc, directory, needed=remote.size, what=f"download {size}")
         target.unlink(missing_ok=True)
         if not retry or attempt == retries:
             raise error from cause

@@ -80,12 +80,15 @@ def get_mirror() -> str | None:
         return None
     parts = urlsplit(mirror)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        advice = (
-            " To use a folder of archives, serve it with `python -m http.server 8000 "
-            "--directory FOLDER` and set MLNI_MIRROR=http://localhost:8000."
-            if parts.scheme == "file" or not parts.scheme
-            else ""
-        )
+        if "://" not in mirror:
+            advice = f" It has no scheme: did you mean 'http://{mirror}'?"
+        elif parts.scheme == "file":
+            advice = (
+                " To use a folder of archives, serve it with `python -m http.server 8000 "
+                "--directory FOLDER` and set MLNI_MIRROR=http://localhost:8000."
+            )
+        else:
+            advice = ""
         raise ValueError(
             "The environment variable MLNI_MIRROR must be an http:// or https:// URL with a "
             f"host, e.g. http://192.168.1.10:8000. Got {mirror!r}.{advice}"

@@ -107,29 +107,37 @@ def simulated_notice(dataset, reason, data_dir) -> str:
     )
 
 
-def _try_real(dataset, data_dir) -> str | None:
-    """Download the real data; return None on success, else the reason of the failure."""
+def _try_real(dataset, data_dir) -> tuple:
+    """Download the real data; return ``(None, None)`` on success, else why and the error class.
+
+    The class is :class:`FetchError` or, when the user must act first, the more specific
+    :class:`~data_fetchers._download.NoSpaceError` or
+    :class:`~data_fetchers._download.PartialCopyError`.
+    """
     missing = unreachable_hosts(dataset.urls)
     if missing:
         return (
             f"cannot reach {', '.join(missing)} within {_download.NETWORK_TIMEOUT:g} s; "
             f"the network is checked again after {_download.UNREACHABLE_TTL:g} s, so once it "
-            "is back (or the mirror is up) the same call downloads the data"
+            "is back (or the mirror is up) the same call downloads the data",
+            FetchError,
         )
     if not is_writable(data_dir):
-        return f"the data directory {data_dir} is not writable"
+        return f"the data directory {data_dir} is not writable", FetchError
     try:
         dataset.download(data_dir)
     except (_download.PartialCopyError, _download.NoSpaceError) as exc:
-        return str(exc).rstrip(".")  # the message says what to do first
+        return str(exc).rstrip("."), type(exc)  # the message says what to do first
     except FetchError as exc:
-        return f"{str(exc).rstrip('.')}. Nothing incomplete was kept; calling again retries"
+        reason = f"{str(exc).rstrip('.')}. Nothing incomplete was kept; calling again retries"
+        return reason, FetchError
     if not dataset.present(data_dir):
         return (
             f"files are missing in {data_dir} although their folders exist (an incomplete "
-            "copy?); delete the incomplete folders and call again"
+            "copy?); delete the incomplete folders and call again",
+            FetchError,
         )
-    return None
+    return None, None
 
 
 def _simulate(dataset, data_dir):
@@ -170,11 +178,11 @@ def resolve(dataset, *, source=None, data_dir=None) -> tuple:
         return _simulate(dataset, data_dir)
     if dataset.present(data_dir):
         return data_dir, "real", None
-    reason = _try_real(dataset, data_dir)
+    reason, error = _try_real(dataset, data_dir)
     if reason is None:
         return data_dir, "real", None
     if source == "real":
-        raise FetchError(
+        raise error(
             f"Cannot get the real {dataset.title} data: {reason}.\n" + how_to_get(dataset, data_dir)
         )
     print(simulated_notice(dataset, reason, data_dir), flush=True)
