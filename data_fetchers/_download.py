@@ -44,7 +44,7 @@ UNREACHABLE_TTL = 5.0  # seconds a "cannot reach" answer is remembered (a succes
 DOWNLOAD_TIMEOUT = 30.0  # seconds without data before an attempt gives up
 DEADLINE_BASE = 60.0  # seconds allowed for any file, on top of its size / MIN_RATE
 MIN_RATE = 25_000  # bytes per second: slower than this, a file misses its deadline
-MAX_UNKNOWN_SIZE = 2 * 1024**3  # bytes written at most for a file of unknown size
+MAX_UNKNOWN_SIZE = 1024**3  # bytes written at most for a file of unknown size
 SIZE_MARGIN = 0.05  # a file of known size may be this fraction larger (+ 64 KiB) before we stop
 UNPACK_RATIO = 10  # an archive may unpack to at most this many times its size ...
 UNPACK_SLACK = 16 * 1024**2  # ... plus this many bytes
@@ -211,18 +211,25 @@ def max_unpacked_bytes(archive_bytes) -> int:
 
 
 class _BoundedDownloader:
-    """A pooch downloader that enforces a deadline, a stall timeout and a byte cap."""
+    """A pooch downloader that enforces a deadline, a stall timeout and a byte cap.
+
+    The deadline (``time.monotonic()`` value) covers every attempt; when the size of the
+    file is unknown but the server announces one, the deadline of that attempt is scaled
+    to it.
+    """
 
     def __init__(self, remote, *, deadline, progressbar):
         self.remote, self.deadline, self.progressbar = remote, deadline, progressbar
+        self.allowed = deadline_seconds(remote)
         self.max_bytes = max_download_bytes(remote)
+        self.read_timeout = DOWNLOAD_TIMEOUT
 
     def _remaining(self, url) -> float:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise DeadlineError(
                 f"The download of {url} did not finish within its deadline of "
-                f"{deadline_seconds(self.remote):.0f} s (the server is too slow or stalled)."
+                f"{self.allowed:.0f} s (the server is too slow or stalled)."
             )
         return remaining
 
@@ -233,25 +240,37 @@ class _BoundedDownloader:
             f"bytes{expected}, got at least {n_bytes}."
         )
 
-    @staticmethod
-    def _read(response, url) -> bytes:
+    def _read(self, response) -> bytes:
         """At most CHUNK bytes from one network read (b"" at the end of the body)."""
         try:
             return response.raw.read1(CHUNK, decode_content=True)
         except urllib3.exceptions.ReadTimeoutError as exc:
             raise requests.exceptions.ConnectionError(
-                f"no data for {DOWNLOAD_TIMEOUT:.0f} s ({exc})"
+                f"no data for {self.read_timeout:.0f} s ({exc})"
             ) from exc
         except urllib3.exceptions.HTTPError as exc:  # cut connection, bad encoding...
             raise requests.exceptions.ChunkedEncodingError(str(exc)) from exc
 
+    def _announced(self, response) -> int:
+        """The Content-Length (0 if none), after checking it against the cap."""
+        try:
+            announced = max(0, int(response.headers.get("Content-Length") or 0))
+        except ValueError:
+            return 0
+        if announced > self.max_bytes:
+            raise self._too_big(response.url, announced)
+        if announced and self.remote.size is None:
+            allowed = DEADLINE_BASE + announced * (1 + SIZE_MARGIN) / MIN_RATE
+            if time.monotonic() + allowed < self.deadline:
+                self.deadline, self.allowed = time.monotonic() + allowed, allowed
+        return announced
+
     def __call__(self, url, output_file, pooch_obj=None, check_only=False):
-        timeout = (NETWORK_TIMEOUT, min(DOWNLOAD_TIMEOUT, self._remaining(url)))
+        self.read_timeout = min(DOWNLOAD_TIMEOUT, self._remaining(url))
+        timeout = (NETWORK_TIMEOUT, self.read_timeout)
         with requests.get(url, stream=True, timeout=timeout) as response:
             response.raise_for_status()
-            announced = int(response.headers.get("Content-Length") or 0)
-            if announced > self.max_bytes:
-                raise self._too_big(url, announced)
+            announced = self._announced(response)
             bar = None
             if self.progressbar:
                 from tqdm.auto import tqdm
@@ -262,7 +281,7 @@ class _BoundedDownloader:
                 with open(output_file, "wb") as out:
                     while True:
                         self._remaining(url)
-                        chunk = self._read(response, url)
+                        chunk = self._read(response)
                         if not chunk:
                             break
                         written += len(chunk)

@@ -173,7 +173,7 @@ def resolve(dataset, *, source=None, data_dir=None) -> tuple:
     source = get_source(source)
     data_dir = get_data_dir(data_dir)
     if data_dir.is_dir() and is_writable(data_dir):
-        sweep_tree(data_dir, depth=4)  # what processes killed midway left behind
+        sweep_tree(data_dir, depth=3)  # what processes killed midway left behind
     if source == "simulated":
         return _simulate(dataset, data_dir)
     if dataset.present(data_dir):

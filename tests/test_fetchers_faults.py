@@ -310,6 +310,15 @@ def test_trickling_server_misses_the_deadline(mirror, data_env, monkeypatch):
     assert not leftovers(data_env)
 
 
+def test_deadline_of_unknown_size_follows_the_announced_length(mirror, data_env, monkeypatch):
+    body = mirror.haxby(2, behaviour="trickle", pin=False)
+    monkeypatch.setattr(_download, "DEADLINE_BASE", 1.0, raising=False)
+    monkeypatch.setattr(_download, "MIN_RATE", 1000, raising=False)  # 1 GiB: 12 days
+    allowed = 1.0 + len(body) * (1 + _download.SIZE_MARGIN) / 1000
+    with pytest.raises(FetchError, match=rf"within its deadline of {allowed:.0f} s"):
+        fetch_haxby(2, source="real", verbose=0)
+
+
 def test_stalled_server_is_bounded_by_the_deadline(mirror, data_env, monkeypatch):
     mirror.haxby(2, behaviour="stall")
     monkeypatch.setattr(_download, "DEADLINE_BASE", 1.0, raising=False)

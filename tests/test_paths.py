@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from data_fetchers._paths import check_size, get_data_dir, get_mirror, get_source, simulated_root
+from data_fetchers import _paths
+from data_fetchers._paths import check_size, get_data_dir, get_source, simulated_root
 
 
 def test_get_data_dir(monkeypatch, tmp_path):
@@ -77,7 +78,7 @@ def test_bad_data_dir_is_named(monkeypatch, tmp_path):
 )
 def test_good_mirror(monkeypatch, value, expected):
     monkeypatch.setenv("MLNI_MIRROR", value)
-    assert get_mirror() == expected
+    assert _paths.get_mirror() == expected
 
 
 @pytest.mark.parametrize(
@@ -91,4 +92,4 @@ def test_good_mirror(monkeypatch, value, expected):
 def test_bad_mirror(monkeypatch, value, match):
     monkeypatch.setenv("MLNI_MIRROR", value)
     with pytest.raises(ValueError, match=r"^The environment variable MLNI_MIRROR .*" + match):
-        get_mirror()
+        _paths.get_mirror()
