@@ -31,4 +31,11 @@ from .adhd import fetch_adhd
 from .haxby import fetch_haxby
 from .miyawaki import fetch_miyawaki2008
 
-__all__ = ["FetchError", "NoSpaceError", "UnsafeArchiveError", "fetch_adhd", "fetch_haxby", "fetch_miyawaki2008"]
+__all__ = [
+    "FetchError",
+    "NoSpaceError",
+    "UnsafeArchiveError",
+    "fetch_adhd",
+    "fetch_haxby",
+    "fetch_miyawaki2008",
+]
