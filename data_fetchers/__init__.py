@@ -15,15 +15,27 @@ reachable, else simulated with a printed notice). Defaults come from the environ
 ``MLNI_DATA_SOURCE``
     The default ``source`` ("auto" when unset).
 ``MLNI_MIRROR``
-    Base URL of a local mirror of the archives (see :mod:`data_fetchers._registry`),
-    e.g. a folder of archives served with ``python -m http.server``.
+    Base URL (``http://`` or ``https://``) of a local mirror of the archives (see
+    :mod:`data_fetchers._registry`), e.g. a folder of archives served with
+    ``python -m http.server``.
+
+A misconfigured variable raises an error naming it. Downloads are bounded in time and
+size; a full disk raises :class:`NoSpaceError` (``source="auto"`` then falls back to
+simulated data); what a killed process left behind is removed by the next call.
 
 Prefetch for a workshop: ``python -m data_fetchers download all --data-dir DIR``.
 """
 
-from ._download import FetchError, UnsafeArchiveError
+from ._download import FetchError, NoSpaceError, UnsafeArchiveError
 from .adhd import fetch_adhd
 from .haxby import fetch_haxby
 from .miyawaki import fetch_miyawaki2008
 
-__all__ = ["FetchError", "UnsafeArchiveError", "fetch_adhd", "fetch_haxby", "fetch_miyawaki2008"]
+__all__ = [
+    "FetchError",
+    "NoSpaceError",
+    "UnsafeArchiveError",
+    "fetch_adhd",
+    "fetch_haxby",
+    "fetch_miyawaki2008",
+]

@@ -27,6 +27,17 @@ from .miyawaki import fetch_miyawaki2008
 DATASETS = ("haxby", "miyawaki", "adhd")
 
 
+def _folder(text) -> str:
+    """The ``--data-dir`` option: a non-empty path (an empty one would mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            f"must be a folder path. Got {text!r} (an empty path would mean the current folder)"
+        )
+    if Path(text).expanduser().exists() and not Path(text).expanduser().is_dir():
+        raise argparse.ArgumentTypeError(f"must be a folder, not a file. Got {text!r}")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m data_fetchers``."""
     parser = argparse.ArgumentParser(
@@ -51,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument(
         "--size", default="small", choices=("small", "full"), help="size of simulated data"
     )
-    down.add_argument("--data-dir", default=None, help="data directory (default: $MLNI_DATA)")
+    down.add_argument(
+        "--data-dir", type=_folder, default=None, help="data directory (default: $MLNI_DATA)"
+    )
     down.add_argument(
         "--subjects",
         type=int,

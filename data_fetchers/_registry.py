@@ -20,9 +20,10 @@ mirror keeps the file names of :data:`REMOTES`, for example::
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from ._paths import get_mirror
 
 HAXBY_BASE_URL = "http://data.pymvpa.org/datasets/haxby2001/"
 HAXBY_MASK_URL = "https://www.nitrc.org/frs/download.php/7868/mask.nii.gz"
@@ -162,7 +163,7 @@ def adhd_archive(subject_id) -> Remote:
 
 def url_of(remote) -> str:
     """The URL to download ``remote`` from: ``$MLNI_MIRROR/<name>`` if set, else the original."""
-    mirror = os.environ.get("MLNI_MIRROR")
+    mirror = get_mirror()
     if mirror:
         return f"{mirror.rstrip('/')}/{remote.name}"
     return remote.url

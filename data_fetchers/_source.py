@@ -8,6 +8,10 @@ The rules (``source`` argument of the fetchers, default ``$MLNI_DATA_SOURCE`` or
   message that says how to get the data.
 - "auto": real files in place, else a download if the servers answer, else the
   simulated stand-in, announced by a framed notice.
+
+A full disk or quota (while downloading or generating) raises
+:class:`data_fetchers._download.NoSpaceError`, naming the folder and the space needed;
+with "auto", a download that fails so falls back to the simulated stand-in.
 """
 
 from __future__ import annotations
@@ -17,9 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._atomic import is_writable
-from ._download import FetchError, unreachable_hosts
+from . import _download
+from ._atomic import is_writable, sweep_tree
+from ._download import FetchError, no_space_guard, unreachable_hosts
 from ._paths import get_data_dir, get_source
+
+# What a simulated stand-in takes on disk, when the fetcher does not say (measured: about
+# 28 MB per dataset at size "small"; the "full" ones have the real dimensions).
+SIMULATED_BYTES_GUESS = 30_000_000
 
 
 @dataclass
@@ -40,6 +49,9 @@ class Dataset:
         ``download(data_dir)``: download what is missing (raises FetchError).
     simulate : callable
         ``simulate() -> (root, ground_truth)``.
+    simulated_bytes : int, optional
+        About how much disk space the simulated stand-in takes (for the message of a
+        full disk); default :data:`SIMULATED_BYTES_GUESS`.
     """
 
     title: str
@@ -48,6 +60,7 @@ class Dataset:
     present: Callable
     download: Callable
     simulate: Callable
+    simulated_bytes: int | None = None
 
 
 def how_to_get(dataset, data_dir) -> str:
@@ -94,23 +107,46 @@ def simulated_notice(dataset, reason, data_dir) -> str:
     )
 
 
-def _try_real(dataset, data_dir) -> str | None:
-    """Download the real data; return None on success, else the reason of the failure."""
+def _try_real(dataset, data_dir) -> tuple:
+    """Download the real data; return ``(None, None)`` on success, else why and the error class.
+
+    The class is :class:`FetchError` or, when the user must act first, the more specific
+    :class:`~data_fetchers._download.NoSpaceError` or
+    :class:`~data_fetchers._download.PartialCopyError`.
+    """
     missing = unreachable_hosts(dataset.urls)
     if missing:
-        return f"cannot reach {', '.join(missing)}"
+        return (
+            f"cannot reach {', '.join(missing)} within {_download.NETWORK_TIMEOUT:g} s; "
+            f"the network is checked again after {_download.UNREACHABLE_TTL:g} s, so once it "
+            "is back (or the mirror is up) the same call downloads the data",
+            FetchError,
+        )
     if not is_writable(data_dir):
-        return f"the data directory {data_dir} is not writable"
+        return f"the data directory {data_dir} is not writable", FetchError
     try:
         dataset.download(data_dir)
+    except (_download.PartialCopyError, _download.NoSpaceError) as exc:
+        return str(exc).rstrip("."), type(exc)  # the message says what to do first
     except FetchError as exc:
-        return f"{str(exc).rstrip('.')}. Nothing incomplete was kept; calling again retries"
+        reason = f"{str(exc).rstrip('.')}. Nothing incomplete was kept; calling again retries"
+        return reason, FetchError
     if not dataset.present(data_dir):
         return (
             f"files are missing in {data_dir} although their folders exist (an incomplete "
-            "copy?); delete the incomplete folders and call again"
+            "copy?); delete the incomplete folders and call again",
+            FetchError,
         )
-    return None
+    return None, None
+
+
+def _simulate(dataset, data_dir):
+    """Generate (or reuse) the simulated stand-in; a full disk becomes a NoSpaceError."""
+    folder = Path(data_dir) / "simulated"
+    needed = dataset.simulated_bytes or SIMULATED_BYTES_GUESS
+    with no_space_guard(folder, needed=needed, what=f"generate the simulated {dataset.title}"):
+        root, truth = dataset.simulate()
+    return Path(root), "simulated", truth
 
 
 def resolve(dataset, *, source=None, data_dir=None) -> tuple:
@@ -135,19 +171,19 @@ def resolve(dataset, *, source=None, data_dir=None) -> tuple:
         The planted effects of simulated data, None for real data.
     """
     source = get_source(source)
-    if source == "simulated":
-        root, truth = dataset.simulate()
-        return Path(root), "simulated", truth
     data_dir = get_data_dir(data_dir)
+    if data_dir.is_dir() and is_writable(data_dir):
+        sweep_tree(data_dir, depth=3)  # what processes killed midway left behind
+    if source == "simulated":
+        return _simulate(dataset, data_dir)
     if dataset.present(data_dir):
         return data_dir, "real", None
-    reason = _try_real(dataset, data_dir)
+    reason, error = _try_real(dataset, data_dir)
     if reason is None:
         return data_dir, "real", None
     if source == "real":
-        raise FetchError(
+        raise error(
             f"Cannot get the real {dataset.title} data: {reason}.\n" + how_to_get(dataset, data_dir)
         )
     print(simulated_notice(dataset, reason, data_dir), flush=True)
-    root, truth = dataset.simulate()
-    return Path(root), "simulated", truth
+    return _simulate(dataset, data_dir)

@@ -38,8 +38,7 @@ def load_img(img, *, name="img"):
             raise FileNotFoundError(f"'{name}': no such file: '{path}'.")
         return nib.load(path)
     raise TypeError(
-        f"'{name}' must be a path (str or pathlib.Path) or a nibabel image. "
-        f"Got {type(img).__name__}: {_short_repr(img)}."
+        f"'{name}' must be a path or a nibabel image. Got {type(img).__name__}: {_short_repr(img)}."
     )
 
 
@@ -70,7 +69,9 @@ def check_img(img, *, ndim=None, name="img"):
 def check_mask_img(mask_img, *, name="mask_img"):
     """Load a 3D mask, check it is binary-like and non-empty; return ``(img, bool array)``.
 
-    Accepted values are {0, 1} or {False, True} (any dtype). A mask made only of zeros is empty.
+    ``mask_img`` is a path (``str`` or ``Path``) or a nibabel image. Accepted values are
+    {0, 1} or {False, True} (any dtype): a {0, 2} or NaN-holding "mask" is refused rather
+    than guessed at. A mask made only of zeros is empty. Every module loads its masks here.
     """
     img = check_img(mask_img, ndim=3, name=name)
     data = get_data(img)
@@ -120,14 +121,22 @@ def check_finite(array, *, name="signals"):
     return array
 
 
-def check_positive(value, *, name, allow_zero=False, allow_none=False):
-    """Check ``value`` is a real number > 0 (or >= 0 with ``allow_zero``); return it."""
+def check_positive(value, *, name, allow_zero=False, allow_none=False, integer=False):
+    """Check ``value`` is a real number > 0 (or >= 0 with ``allow_zero``); return it.
+
+    With ``integer=True`` the value must also be an integer (``bool`` is refused). NaN and
+    infinities are refused. Every module checks its positive parameters (radius, repetition
+    time, cutoffs, numbers of components...) with this one function.
+    """
     if value is None and allow_none:
         return value
-    if isinstance(value, bool) or not isinstance(value, (Real, Integral)):
-        raise TypeError(f"'{name}' must be a number. Got {type(value).__name__}: {value!r}.")
+    kind = "an integer" if integer else "a number"
+    allowed = Integral if integer else (Real, Integral)
+    if isinstance(value, bool) or not isinstance(value, allowed):
+        raise TypeError(f"'{name}' must be {kind}. Got {type(value).__name__}: {value!r}.")
     if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         rule = "non-negative" if allow_zero else "positive"
+        rule = f"a {rule} integer" if integer else rule
         raise ValueError(f"'{name}' must be {rule}. Got {value}.")
     return value
 

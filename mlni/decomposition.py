@@ -19,10 +19,14 @@ Maps are 2D arrays of shape (n_components, n_voxels), voxels in mask order, so t
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 from sklearn.decomposition import FastICA
+
+from mlni._checks import check_finite, check_mask_img, check_positive
 
 __all__ = [
     "reduce_subject",
@@ -42,7 +46,7 @@ def _check_2d(X, name):
     X = np.asarray(X, dtype=float)
     if X.ndim != 2:
         raise ValueError(f"'{name}' must be a 2D array. Got an array of shape {X.shape}.")
-    return X
+    return check_finite(X, name=name)
 
 
 def _standardize_rows(maps):
@@ -55,10 +59,15 @@ def _standardize_rows(maps):
 
 def _check_positive_int(value, name):
     """Raise unless ``value`` is a positive integer."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"'{name}' must be an integer. Got {type(value).__name__}: {value!r}.")
-    if value < 1:
-        raise ValueError(f"'{name}' must be a positive integer. Got {value}.")
+    check_positive(value, name=name, integer=True)
+
+
+def _mask_of(mask_img, n_voxels):
+    """The boolean mask array of ``mask_img`` (path or image), with ``n_voxels`` voxels."""
+    mask_img, mask = check_mask_img(mask_img, name="mask_img")
+    if mask.sum() != n_voxels:
+        raise ValueError(f"'maps' has {n_voxels} voxels but 'mask_img' has {int(mask.sum())}.")
+    return mask_img, mask
 
 
 def reduce_subject(X, n_components):
@@ -241,8 +250,8 @@ def component_at(maps, mask_img, coord, *, radius=6.0):
     ----------
     maps : array of shape (n_components, n_voxels)
         Maps in the voxel order of ``mask_img`` (oriented, see :func:`orient_maps`).
-    mask_img : nibabel image
-        The 3D mask that defines the voxels of ``maps``.
+    mask_img : str, pathlib.Path or nibabel image
+        The 3D binary mask that defines the voxels of ``maps``.
     coord : sequence of 3 floats
         World (e.g. MNI) coordinate in mm.
     radius : float, default=6.0
@@ -259,13 +268,10 @@ def component_at(maps, mask_img, coord, *, radius=6.0):
     coord = np.asarray(coord, dtype=float)
     if coord.shape != (3,):
         raise ValueError(f"'coord' must have 3 values (x, y, z in mm). Got {coord.tolist()}.")
-    if not radius > 0:
-        raise ValueError(f"'radius' must be positive. Got {radius}.")
-    mask = np.asarray(mask_img.dataobj) != 0
-    if mask.sum() != maps.shape[1]:
-        raise ValueError(
-            f"'maps' has {maps.shape[1]} voxels but 'mask_img' has {int(mask.sum())}."
-        )
+    if not np.isfinite(coord).all():
+        raise ValueError(f"'coord' must hold finite values (x, y, z in mm). Got {coord.tolist()}.")
+    check_positive(radius, name="radius")
+    mask_img, mask = _mask_of(mask_img, maps.shape[1])
     ijk = np.column_stack(np.nonzero(mask))
     xyz = ijk @ mask_img.affine[:3, :3].T + mask_img.affine[:3, 3]
     distance = np.linalg.norm(xyz - coord, axis=1)
@@ -289,8 +295,8 @@ def regions_from_maps(maps, mask_img, *, threshold=2.0, min_size=10):
     ----------
     maps : array of shape (n_components, n_voxels)
         Oriented maps (see :func:`orient_maps`) in the voxel order of ``mask_img``.
-    mask_img : nibabel image
-        The 3D mask that defines the voxels of ``maps``.
+    mask_img : str, pathlib.Path or nibabel image
+        The 3D binary mask that defines the voxels of ``maps``.
     threshold : float, default=2.0
         Minimum value for a voxel to belong to a region.
     min_size : int, default=10
@@ -306,11 +312,12 @@ def regions_from_maps(maps, mask_img, *, threshold=2.0, min_size=10):
     """
     maps = _check_2d(maps, "maps")
     _check_positive_int(min_size, "min_size")
-    mask = np.asarray(mask_img.dataobj) != 0
-    if mask.sum() != maps.shape[1]:
-        raise ValueError(
-            f"'maps' has {maps.shape[1]} voxels but 'mask_img' has {int(mask.sum())}."
-        )
+    if isinstance(threshold, bool) or not isinstance(threshold, Real):
+        raise TypeError(f"'threshold' must be a number. Got {type(threshold).__name__}: "
+                        f"{threshold!r}.")
+    if np.isnan(threshold):
+        raise ValueError(f"'threshold' must be a number, not NaN. Got {threshold}.")
+    _, mask = _mask_of(mask_img, maps.shape[1])
     winner = np.argmax(maps, axis=0)
     strong = maps.max(axis=0) > threshold
     labels = np.zeros(maps.shape[1], dtype=int)

@@ -18,6 +18,8 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold
 from sklearn.svm import SVC, LinearSVC
 
+from mlni._checks import check_finite
+
 __all__ = [
     "PIXEL_SHAPE",
     "TABLE1_CS",
@@ -170,7 +172,7 @@ def f_scores(X, Y):
     -------
     ndarray of shape (n_pixels, n_voxels)
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = check_finite(np.asarray(X, dtype=np.float64), name="X")
     Y = np.asarray(Y, dtype=np.float64)
     if not np.isin(Y, (0.0, 1.0)).all():
         raise ValueError("'Y' must hold only 0 and 1 (rest rows removed).")
@@ -354,14 +356,37 @@ def receptive_fields(Y, X_voxels, *, max_iter=10):
     Y : ndarray of shape (n_samples, 100)
         The stimulus pixels.
     X_voxels : ndarray of shape (n_samples, n_voxels)
-        The signals of the voxels of interest.
+        The signals of the voxels of interest (a 1D array is one voxel).
 
     Returns
     -------
     ndarray of shape (n_voxels, 10, 10)
         The coefficients of each voxel's model, as an image.
+
+    Raises
+    ------
+    ValueError
+        If ``Y`` is not (n_samples, 100), if ``X_voxels`` does not have one row per row of
+        ``Y`` (a transposed array is not silently reshaped), or if either holds NaN or inf.
     """
-    X_voxels = np.asarray(X_voxels).reshape(len(Y), -1)
+    Y = np.asarray(Y, dtype=float)
+    n_pixels = int(np.prod(PIXEL_SHAPE))
+    if Y.ndim != 2 or Y.shape[1] != n_pixels:
+        raise ValueError(
+            f"'Y' must have shape (n_samples, {n_pixels}): one row of pixels per sample. "
+            f"Got shape {Y.shape}."
+        )
+    X_voxels = np.asarray(X_voxels, dtype=float)
+    if X_voxels.ndim == 1:
+        X_voxels = X_voxels[:, None]
+    if X_voxels.ndim != 2 or X_voxels.shape[0] != len(Y):
+        hint = " (transposed?)" if X_voxels.ndim == 2 and X_voxels.shape[1] == len(Y) else ""
+        raise ValueError(
+            f"'X_voxels' must have shape (n_samples, n_voxels) with n_samples = {len(Y)}, "
+            f"the number of rows of 'Y'. Got shape {X_voxels.shape}{hint}."
+        )
+    check_finite(Y, name="Y")
+    check_finite(X_voxels, name="X_voxels")
     fields = [LassoLarsCV(max_iter=max_iter).fit(Y, x).coef_ for x in X_voxels.T]
     return np.reshape(fields, (-1, *PIXEL_SHAPE))
 

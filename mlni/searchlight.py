@@ -23,9 +23,7 @@ Two ways to compute it are offered by :func:`search_light`:
 from __future__ import annotations
 
 from numbers import Integral, Real
-from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 from scipy import sparse
@@ -33,6 +31,8 @@ from scipy.spatial import cKDTree
 from sklearn.base import clone
 from sklearn.model_selection import check_cv, cross_val_score
 from tqdm import tqdm
+
+from mlni._checks import check_mask_img
 
 __all__ = ["sphere_neighbors", "search_light"]
 
@@ -45,20 +45,13 @@ _BLOCK_SIZE = 2**23
 
 
 def _load_mask(mask_img, name="mask_img"):
-    """Return (boolean 3D array, affine) of a mask given as a path or a nibabel image."""
-    if isinstance(mask_img, (str, Path)):
-        mask_img = nib.load(mask_img)
-    if not isinstance(mask_img, nib.spatialimages.SpatialImage):
-        raise TypeError(
-            f"'{name}' must be a path or a nibabel image. Got {type(mask_img).__name__}."
-        )
-    data = np.asarray(mask_img.dataobj)
-    if data.ndim != 3:
-        raise ValueError(f"'{name}' must be a 3D image. Got an image of shape {data.shape}.")
-    mask = np.isfinite(data) & (data != 0)
-    if not mask.any():
-        raise ValueError(f"'{name}' is empty: it has no non-zero voxel.")
-    return mask, mask_img.affine
+    """Return (boolean 3D array, affine) of a mask given as a path or a nibabel image.
+
+    The checks are those of :func:`mlni._checks.check_mask_img` (binary, 3D, non-empty), so
+    the searchlight accepts exactly the masks that :func:`mlni.masking.apply_mask` accepts.
+    """
+    img, mask = check_mask_img(mask_img, name=name)
+    return mask, img.affine
 
 
 def _check_radius(radius):

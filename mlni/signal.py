@@ -173,6 +173,17 @@ def _butterworth(signals, low_pass, high_pass, t_r):
     else:
         btype, cutoff = "highpass", high_pass
     sos = sp_signal.butter(_BUTTERWORTH_ORDER, cutoff, btype=btype, output="sos", fs=1.0 / t_r)
+    # the padding sosfiltfilt adds at each end (its default padlen), which must be shorter
+    # than the series
+    zeros = min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
+    padlen = 3 * (2 * len(sos) + 1 - zeros)
+    if signals.shape[0] <= padlen:
+        raise ValueError(
+            f"'signals' is too short to be filtered: the {btype} Butterworth filter (order "
+            f"{_BUTTERWORTH_ORDER}) needs more than {padlen} time points. Got "
+            f"{signals.shape[0]}. Filter a longer series, or pass low_pass=None and "
+            "high_pass=None."
+        )
     return sp_signal.sosfiltfilt(sos, signals, axis=0, padtype="odd")
 
 

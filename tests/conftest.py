@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import socket
 import threading
+import time
 
 import pytest
 
@@ -21,7 +22,7 @@ def data_env(tmp_path, monkeypatch):
     monkeypatch.setenv("MLNI_DATA", str(data_dir))
     monkeypatch.delenv("MLNI_DATA_SOURCE", raising=False)
     monkeypatch.delenv("MLNI_MIRROR", raising=False)
-    monkeypatch.setattr(_download, "_reachable_cache", {})
+    _download.forget_reachability()
     monkeypatch.setattr(_download, "RETRY_DELAY", 0.0)
     return data_dir
 
@@ -54,6 +55,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
+        if behaviour in ("trickle", "stall", "flood", "oversized"):
+            self._misbehave(behaviour, body)
+            return
         if behaviour == "truncate":  # announce everything, send half, hang up
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -65,6 +69,33 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _misbehave(self, behaviour, body):
+        """trickle: one byte every 0.05 s; stall: half the body then silence for 30 s;
+        flood / oversized: the body then zeros up to 64 MiB (oversized announces 64 MiB)."""
+        flood_size = 64 * 1024**2
+        if behaviour == "oversized":
+            self.send_header("Content-Length", str(flood_size))
+        elif behaviour != "flood":
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            if behaviour == "trickle":
+                for i in range(len(body)):
+                    self.wfile.write(body[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            elif behaviour == "stall":
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                time.sleep(30)
+            else:
+                self.wfile.write(body)
+                for _ in range((flood_size - len(body)) // (1 << 16)):
+                    self.wfile.write(bytes(1 << 16))
+        except OSError:  # the client gave up: that is what the tests expect
+            pass
+        self.close_connection = True
+
     def log_message(self, *args):
         pass
 
@@ -73,12 +104,15 @@ class LocalServer:
     """An HTTP server on 127.0.0.1 (ephemeral port) running in a thread.
 
     ``serve(path, body, behaviour="ok")`` publishes ``body`` at ``path``; behaviour is
-    "ok", "404", "500" or "truncate" (Content-Length of the whole body, half sent).
+    "ok", "404", "500", "truncate" (Content-Length of the whole body, half sent),
+    "trickle", "stall", "flood" or "oversized" (see ``_Handler._misbehave``).
+    ``port`` (default: any free one) lets a test start the server where a fetcher
+    already failed to connect.
     ``hits[path]`` counts the requests.
     """
 
-    def __init__(self):
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    def __init__(self, port=0):
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.routes = {}
         self.httpd.hits = {}

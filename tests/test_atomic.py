@@ -3,10 +3,13 @@
 import multiprocessing
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from data_fetchers import _atomic
 from data_fetchers._atomic import atomic_dir, atomic_file, is_writable
 
 
@@ -96,3 +99,19 @@ def test_is_writable(tmp_path, monkeypatch):
     )
     assert not is_writable(locked / "inner" / "deeper")
     assert is_writable(tmp_path)
+
+
+def test_temporaries_carry_their_owner_and_sweep_dead_ones(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(timeout=60)
+    leftover = tmp_path / f".data.tmp-{dead.pid}@{_atomic._host()}-x1y2z3"
+    leftover.mkdir()
+    (leftover / "half.nii.gz").write_bytes(b"half")
+    with atomic_dir(tmp_path / "data") as tmp:
+        assert tmp.name.startswith(f".data.tmp-{_atomic.owner_tag()}-")
+        assert not leftover.exists()  # its owner is gone: swept by the next writer
+        (tmp / "f").write_text("x")
+    with atomic_file(tmp_path / "g.nii.gz") as tmp:
+        assert tmp.name.startswith(f".g.nii.gz.tmp-{_atomic.owner_tag()}-")
+        tmp.write_text("y")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "g.nii.gz"]

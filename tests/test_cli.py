@@ -122,3 +122,35 @@ def test_help_and_bad_choice(capsys):
         main(["download", "nope"])
     assert info.value.code == 2
     assert "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+def test_empty_or_file_data_dir_is_named(data_env, fake_simulators, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(["download", "haxby", "--source", "simulated", "--data-dir", ""])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --data-dir: must be a folder path. Got '' (an empty path would mean" in err
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(SystemExit):
+        main(["download", "haxby", "--source", "simulated", "--data-dir", "notes.txt"])
+    assert "argument --data-dir: must be a folder, not a file. Got 'notes.txt'" in (
+        capsys.readouterr().err
+    )
+    assert fake_simulators == [] and os.listdir(tmp_path) == ["notes.txt"]
+
+
+def test_bad_environment_is_one_named_line(
+    data_env, fake_simulators, capsys, tmp_path, monkeypatch
+):
+    (tmp_path / "notes.txt").write_text("x")
+    monkeypatch.setenv("MLNI_DATA", str(tmp_path / "notes.txt"))
+    assert main(["download", "haxby", "--source", "simulated"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: The environment variable MLNI_DATA must be a folder, not a file.")
+    monkeypatch.setenv("MLNI_DATA", str(data_env))
+    monkeypatch.setenv("MLNI_MIRROR", "file:///srv/mirror")
+    assert main(["download", "haxby"]) == 1
+    assert capsys.readouterr().err.startswith(
+        "error: The environment variable MLNI_MIRROR must be an http:// or https:// URL"
+    )

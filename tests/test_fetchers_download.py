@@ -229,11 +229,17 @@ def test_auto_download_failure_falls_back(mirror, data_env, capsys, monkeypatch)
     assert "using SIMULATED data" in out and "HTTP 404" in out
 
 
-def test_incomplete_copy_is_reported(mirror, data_env, tiny_files):
+def test_incomplete_copy_is_reported_before_any_download(mirror, data_env, tiny_files):
     mirror.haxby(2)
     tiny_files(data_env / "haxby2001" / "subj2", ["bold.nii.gz"])
-    with pytest.raises(FetchError, match=r"files are missing in .* delete the incomplete folders"):
+    with pytest.raises(
+        FetchError,
+        match=r"haxby2001/subj2 holds a partial copy of the real data: labels\.txt, .* missing "
+        r"\(an interrupted copy\?\)\. Nothing was downloaded\. Delete or rename that folder",
+    ) as info:
         fetch_haxby(2, source="real", verbose=0)
+    assert "calling again retries" not in str(info.value)
+    assert mirror.hits("haxby2001/subj2-2010.01.14.tar.gz") == 0
 
 
 def _fetch_in_child(queue):

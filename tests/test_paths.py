@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from data_fetchers import _paths
 from data_fetchers._paths import check_size, get_data_dir, get_source, simulated_root
 
 
@@ -26,12 +27,15 @@ def test_get_source(monkeypatch):
     monkeypatch.setenv("MLNI_DATA_SOURCE", "simulated")
     assert get_source() == "simulated"
     assert get_source("auto") == "auto"
-    with pytest.raises(ValueError, match="'source' must be one of 'auto', 'real', 'simulated'. "
-                                         "Got 'fake'"):
+    with pytest.raises(
+        ValueError, match="'source' must be one of 'auto', 'real', 'simulated'. Got 'fake'"
+    ):
         get_source("fake")
     monkeypatch.setenv("MLNI_DATA_SOURCE", "offline")
-    with pytest.raises(ValueError, match="The environment variable MLNI_DATA_SOURCE must be one "
-                                         "of .* Got 'offline'"):
+    with pytest.raises(
+        ValueError,
+        match="The environment variable MLNI_DATA_SOURCE must be one of .* Got 'offline'",
+    ):
         get_source()
 
 
@@ -42,3 +46,50 @@ def test_sizes(tmp_path):
         check_size("huge")
     with pytest.raises(ValueError, match="'size' must be one of"):
         simulated_root(tmp_path, "tiny")
+
+
+def test_bad_data_dir_is_named(monkeypatch, tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    with pytest.raises(ValueError, match=r"^'data_dir' must be a folder path\. Got ''"):
+        get_data_dir("")
+    with pytest.raises(ValueError, match=r"^'data_dir' must be a folder path\. Got '  '"):
+        get_data_dir("  ")
+    with pytest.raises(
+        ValueError, match=r"^'data_dir' must be a folder, not a file\. Got '.*notes"
+    ):
+        get_data_dir(a_file)
+    monkeypatch.setenv("MLNI_DATA", str(a_file / "sub"))
+    with pytest.raises(
+        ValueError,
+        match=r"^The environment variable MLNI_DATA must be a folder, not a file\. Got "
+        r"'.*notes\.txt/sub' \(inside the file .*notes\.txt\)",
+    ):
+        get_data_dir()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("", None),
+        ("http://10.0.0.2:8000/", "http://10.0.0.2:8000/"),
+        ("https://mirror.example.org/mlni", "https://mirror.example.org/mlni"),
+    ],
+)
+def test_good_mirror(monkeypatch, value, expected):
+    monkeypatch.setenv("MLNI_MIRROR", value)
+    assert _paths.get_mirror() == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [
+        ("10.0.0.2:8000", r"Got '10\.0\.0\.2:8000'\. It has no scheme: did you mean 'http://10"),
+        ("file:///srv/x", r"Got 'file:///srv/x'\. To use a folder of archives, serve it with"),
+        ("http://host:port", r"has a bad port .* Got 'http://host:port'"),
+    ],
+)
+def test_bad_mirror(monkeypatch, value, match):
+    monkeypatch.setenv("MLNI_MIRROR", value)
+    with pytest.raises(ValueError, match=r"^The environment variable MLNI_MIRROR .*" + match):
+        _paths.get_mirror()
