@@ -26,13 +26,13 @@ from data_fetchers import (
 
 HAXBY_KEYS = {
     "func", "session_target", "mask", "mask_vt", "mask_face", "mask_house", "mask_face_little",
-    "mask_house_little", "anat", "t_r", "description", "source", "ground_truth",
+    "mask_house_little", "anat", "t_r", "title", "description", "source", "ground_truth",
 }  # fmt: skip
 MIYAWAKI_KEYS = {
-    "func", "label", "mask", "mask_roi", "background", "description", "source", "ground_truth"
+    "func", "label", "mask", "mask_roi", "background", "title", "description", "source", "ground_truth"
 }  # fmt: skip
 ADHD_KEYS = {
-    "func", "confounds", "phenotypic", "subject_ids", "t_r", "description", "source",
+    "func", "confounds", "phenotypic", "subject_ids", "t_r", "title", "description", "source",
     "ground_truth",
 }  # fmt: skip
 
