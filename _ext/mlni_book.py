@@ -9,13 +9,46 @@ kernel to do anything).
 It also makes the kernels draw figures inline whatever ``MPLBACKEND`` says in the
 environment that started the build: with a non-interactive backend such as ``Agg``,
 ``plt.show()`` would draw nothing and the chapters would lose their figures.
+
+Finally it keeps the reproduction page current. That page only reads what the chapters
+recorded, so its own source rarely changes and an incremental build would keep its old
+output. Whenever Sphinx re-reads any other notebook (a chapter changed, so it re-executes and
+records again), the reproduction page is re-read too; its notebook metadata
+``"mystnb": {"execution_mode": "force"}`` then makes myst-nb execute it again instead of
+reusing the jupyter-cache. Sphinx reads documents in sorted order in a serial build, and
+``chapters/10_reproduction`` sorts after the chapters, so it reads their new records.
 """
 
 import os
+from pathlib import Path
+
+#: The page that collects the chapters' records.
+REPRODUCTION_DOC = "chapters/10_reproduction"
+
+
+def _is_notebook(env, docname):
+    return Path(env.doc2path(docname)).suffix == ".ipynb"
+
+
+def reread_reproduction(app, env, added, changed, removed):
+    """``env-get-outdated`` handler: the reproduction page, when any other notebook is re-read.
+
+    Returns
+    -------
+    list of str
+        ``[REPRODUCTION_DOC]`` when a notebook other than it was added or changed (and it is
+        part of the book), else an empty list.
+    """
+    if REPRODUCTION_DOC not in env.found_docs or REPRODUCTION_DOC in added | changed:
+        return []
+    if any(name != REPRODUCTION_DOC and _is_notebook(env, name) for name in added | changed):
+        return [REPRODUCTION_DOC]
+    return []
 
 
 def setup(app):
     os.environ["MLNI_BOOK_BUILD"] = "1"
     os.environ["MLNI_WIDGETS"] = "static"
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
+    app.connect("env-get-outdated", reread_reproduction)
+    return {"version": "0.2", "parallel_read_safe": True, "parallel_write_safe": True}
