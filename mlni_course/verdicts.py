@@ -159,6 +159,10 @@ def _acc(value):
 
 # ----------------------------------------------------------------------------- Table 1
 
+def _model_label(model):
+    return model.replace("_", " ").replace("svc", "SVC")
+
+
 def _column(C):
     return f"C={C:g}"
 
@@ -183,13 +187,13 @@ def _table1_cell(model, C):
         gap = abs(mean - paper_mean)
         verdict = (REPRODUCED if gap <= tolerance else
                    PARTLY if gap <= 2 * tolerance else NOT_REPRODUCED)
-        reason = f"|{_acc(mean)} - {_acc(paper_mean)}| = {gap:.3f}, tolerance {tolerance:.3f}"
+        reason = f"gap {gap:.3f}, tolerance {tolerance:.3f}"
         if n_pixels < N_PIXELS and verdict == REPRODUCED:
             verdict = PARTLY
             reason += f"; only {n_pixels} of the {N_PIXELS} pixels were decoded"
         return Judgement(verdict, f"{_acc(mean)} ± {_acc(std)}", reason)
 
-    label = model.replace("_", " ").replace("svc", "SVC").replace("logistic", "logistic regression")
+    label = _model_label(model).replace("logistic", "logistic regression")
     return Claim(
         name=f"table1_{model}_C{C:g}", where="Table 1", claim=f"{label}, C = {C:g}",
         paper=f"{_acc(paper_mean)} ± {_acc(paper_std)}",
@@ -224,7 +228,7 @@ def _judge_c_matters(values):
     l2 = [spread["l2_logistic"], spread["l2_svc"]]
     met = (min(l1) > max(l2)) + (min(l1) >= C_SPREAD_L1)
     verdict = REPRODUCED if met == 2 else PARTLY if sum(l1) > sum(l2) else NOT_REPRODUCED
-    text = ", ".join(f"{m.replace('_', ' ')} {s:.2f}" for m, s in spread.items())
+    text = ", ".join(f"{_model_label(m)} {s:.2f}" for m, s in spread.items())
     return Judgement(verdict, f"range over C: {text}",
                      f"l1 ranges {min(l1):.2f}-{max(l1):.2f} vs l2 ranges "
                      f"{min(l2):.2f}-{max(l2):.2f}")
@@ -495,7 +499,7 @@ def _judge(claim, records):
     verdict, reason = judgement.verdict, judgement.reason
     if source == "simulated" and (claim.kind == "number" or (claim.kind == "planted"
                                                              and verdict == REPRODUCED)):
-        why = ("a stand-in's score is set by its planted effect" if claim.kind == "number"
+        why = ("the stand-in's planted effect sets the score" if claim.kind == "number"
                else "planted by the stand-in, and recovered")
         verdict, reason = NOT_TESTABLE, f"{why}: {reason}"
     chapter, key, _ = claim.reads[0]
