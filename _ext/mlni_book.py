@@ -15,8 +15,8 @@ recorded, so its own source rarely changes and an incremental build would keep i
 output. Whenever Sphinx re-reads any other notebook (a chapter changed, so it re-executes and
 records again), the reproduction page is re-read too; its notebook metadata
 ``"mystnb": {"execution_mode": "force"}`` then makes myst-nb execute it again instead of
-reusing the jupyter-cache. Sphinx reads documents in sorted order in a serial build, and
-``chapters/10_reproduction`` sorts after the chapters, so it reads their new records.
+reusing the jupyter-cache. The page is also moved to the end of the documents to read, so
+that it runs after the chapters and reads their new records; reading stays serial for that.
 """
 
 import os
@@ -46,9 +46,18 @@ def reread_reproduction(app, env, added, changed, removed):
     return []
 
 
+def read_reproduction_last(app, env, docnames):
+    """``env-before-read-docs`` handler: move the reproduction page to the end of ``docnames``."""
+    if REPRODUCTION_DOC in docnames:
+        docnames.remove(REPRODUCTION_DOC)
+        docnames.append(REPRODUCTION_DOC)
+
+
 def setup(app):
     os.environ["MLNI_BOOK_BUILD"] = "1"
     os.environ["MLNI_WIDGETS"] = "static"
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     app.connect("env-get-outdated", reread_reproduction)
-    return {"version": "0.2", "parallel_read_safe": True, "parallel_write_safe": True}
+    app.connect("env-before-read-docs", read_reproduction_last)
+    # Parallel reading would run the reproduction page alongside the chapters it reads.
+    return {"version": "0.2", "parallel_read_safe": False, "parallel_write_safe": True}

@@ -103,3 +103,40 @@ def test_reproduction_page_follows_a_changed_chapter(tmp_path):
     _write_chapter(book, 4)
     second = _build(book, tmp_path / "results")
     assert "toy value = 4" in second and "toy value = 3" not in second
+
+
+def _extension():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mlni_book", ROOT / "_ext" / "mlni_book.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Env:
+    """The two things the handlers use of a Sphinx build environment."""
+
+    found_docs = {"chapters/index", "chapters/04_searchlight", "chapters/10_reproduction",
+                  "chapters/contributing"}
+
+    def doc2path(self, docname):
+        return f"/book/{docname}.{'md' if docname.endswith(('index', 'contributing')) else 'ipynb'}"
+
+
+@pytest.mark.parametrize(("added", "changed", "expected"), [
+    (set(), {"chapters/04_searchlight"}, ["chapters/10_reproduction"]),
+    ({"chapters/04_searchlight"}, set(), ["chapters/10_reproduction"]),
+    (set(), {"chapters/contributing"}, []),            # a Markdown page records nothing
+    (set(), {"chapters/10_reproduction"}, []),         # already re-read
+    (set(), set(), []),
+])
+def test_reread_reproduction(added, changed, expected):
+    assert _extension().reread_reproduction(None, _Env(), added, changed, set()) == expected
+
+
+def test_reproduction_is_read_last():
+    docnames = ["chapters/04_searchlight", "chapters/10_reproduction", "chapters/contributing"]
+    _extension().read_reproduction_last(None, _Env(), docnames)
+    assert docnames == ["chapters/04_searchlight", "chapters/contributing",
+                        "chapters/10_reproduction"]
