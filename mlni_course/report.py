@@ -22,6 +22,8 @@ __all__ = [
     "figures",
     "package_versions",
     "rules",
+    "section_link",
+    "section_target",
     "table1_table",
     "versions_table",
 ]
@@ -49,38 +51,50 @@ def _table(header, rows) -> str:
     return "\n".join(lines)
 
 
+def section_target(chapter, section) -> str:
+    """The MyST link target of a chapter section: ``"04_searchlight.ipynb#slug"``."""
+    doc = CHAPTERS[chapter]
+    return f"{doc}.ipynb#{section}" if section else f"{doc}.ipynb"
+
+
 def section_link(chapter, section) -> str:
     """A MyST link to a chapter, at ``section`` (a heading slug) when there is one."""
-    doc = CHAPTERS[chapter]
-    number = int(doc.split("_", 1)[0])
+    number = int(CHAPTERS[chapter].split("_", 1)[0])
     if not section:
-        return f"[chapter {number}]({doc}.ipynb)"
+        return f"[chapter {number}]({section_target(chapter, section)})"
     words = section.split("-")
     if words[0].isdigit():
         words[0] = f"§{words[0]}"
-    return f"[ch. {number} {' '.join(words)}]({doc}.ipynb#{section})"
+    return f"[ch. {number} {' '.join(words)}]({section_target(chapter, section)})"
 
 
 def _verdict(text) -> str:
     return f"**{text}**" if text == "reproduced" else text
 
 
+def _linked_claim(verdict) -> str:
+    return f"[{verdict.claim.claim}]({section_target(verdict.chapter, verdict.section)})"
+
+
 def claims_table(verdicts) -> str:
-    """The claims other than Table 1's cells: one row each, with its verdict and why."""
-    rows = [(v.claim.where, v.claim.claim, f"“{v.claim.paper}”", v.value, v.source,
-             _verdict(v.verdict), v.reason, section_link(v.chapter, v.section))
+    """The claims other than Table 1's cells: one row each, with its verdict and why.
+
+    Each claim links to the chapter section that computed the value it is judged on.
+    """
+    rows = [(f"**{v.claim.where}**: {_linked_claim(v)}", f"“{v.claim.paper}”", v.value,
+             v.source, _verdict(v.verdict), v.reason)
             for v in verdicts if v.claim.kind != "number"]
-    return _table(("where", "claim", "the paper", "this build", "data", "verdict", "why",
-                   "computed in"), rows)
+    return _table(("claim", "the paper", "this build", "data", "verdict", "why"), rows)
 
 
 def table1_table(verdicts) -> str:
-    """Table 1 cell by cell: the paper's mean ± std, this build's, and the verdict."""
-    rows = [(v.claim.claim, v.claim.paper, v.value, v.source, _verdict(v.verdict), v.reason,
-             section_link(v.chapter, v.section))
+    """Table 1 cell by cell: the paper's mean ± std, this build's, and the verdict.
+
+    Each cell's name links to the chapter section that computed Table 1.
+    """
+    rows = [(_linked_claim(v), v.claim.paper, v.value, v.source, _verdict(v.verdict), v.reason)
             for v in verdicts if v.claim.kind == "number"]
-    return _table(("model, C", "the paper", "this build", "data", "verdict", "why",
-                   "computed in"), rows)
+    return _table(("model, C", "the paper", "this build", "data", "verdict", "why"), rows)
 
 
 def counts_table(counts) -> str:

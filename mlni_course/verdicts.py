@@ -78,6 +78,7 @@ WEIGHTS_CORR, ACCURACY_MAPS_CORR = 0.5, 0.8
 DMN_R, DMN_R_PARTLY = 0.5, 0.3
 SPARSITY_GAIN = 0.1
 EDGES_KEPT = 0.5
+PLUS_MINUS = "\u00a0±\u00a0"  # non-breaking spaces keep "mean ± std" on one line
 
 
 class MissingRecordError(LookupError):
@@ -191,12 +192,12 @@ def _table1_cell(model, C):
         if n_pixels < N_PIXELS and verdict == REPRODUCED:
             verdict = PARTLY
             reason += f"; only {n_pixels} of the {N_PIXELS} pixels were decoded"
-        return Judgement(verdict, f"{_acc(mean)} ± {_acc(std)}", reason)
+        return Judgement(verdict, f"{_acc(mean)}{PLUS_MINUS}{_acc(std)}", reason)
 
     label = _model_label(model).replace("logistic", "logistic regression")
     return Claim(
         name=f"table1_{model}_C{C:g}", where="Table 1", claim=f"{label}, C = {C:g}",
-        paper=f"{_acc(paper_mean)} ± {_acc(paper_std)}",
+        paper=f"{_acc(paper_mean)}{PLUS_MINUS}{_acc(paper_std)}",
         reads=(("miyawaki_decoding", "table1_mean", "table"),
                ("miyawaki_decoding", "table1_std", "table"),
                ("miyawaki_decoding", "table1_n_pixels", "int")),

@@ -173,8 +173,8 @@ def test_table1_cell_tolerance_and_pixel_count():
     assert found["table1_l1_svc_C0.01"].verdict == PARTLY
     assert found["table1_l2_logistic_C0.1"].verdict == NOT_REPRODUCED
     assert found["table1_l1_logistic_C0.0005"].verdict == PARTLY
-    assert found["table1_l2_svc_C0.01"].value == ".68 ± .12"
-    assert found["table1_l2_svc_C0.01"].claim.paper == ".66 ± .12"
+    assert found["table1_l2_svc_C0.01"].value == ".68\u00a0±\u00a0.12"
+    assert found["table1_l2_svc_C0.01"].claim.paper == ".66\u00a0±\u00a0.12"
     few = _by_name(assess(make_records("real", {"table1_n_pixels": 2})))
     assert few["table1_l2_svc_C0.01"].verdict == PARTLY
     assert "only 2 of the 100 pixels" in few["table1_l2_svc_C0.01"].reason
@@ -263,11 +263,13 @@ def test_report_tables_and_rules():
     found = assess(make_records("simulated"))
     claims = report.claims_table(found)
     assert claims.count("\n") == 1 + 13
-    assert "[ch. 4 section of figure2 share vt fmap](04_searchlight.ipynb#section-of-figure2-" \
-           "share-vt-fmap)" in claims
+    assert ("| **Figure 2**: [F-map, SVC weights and searchlight point at ventral temporal cortex]"
+            "(04_searchlight.ipynb#section-of-figure2-share-vt-fmap) |") in claims
     cells = report.table1_table(found)
     assert cells.count("\n") == 1 + 24
     assert re.search(r"\| not testable on simulated data \|", cells)
+    assert ("| [l1 SVC, C = 0.01](05_miyawaki_decoding.ipynb#table-section) "
+            "| .71\u00a0±\u00a0.12 |") in cells
     assert "x \\| y" in report._table(("a",), [("x | y",)]), "pipes in a cell are escaped"
     text = report.rules()
     for claim in CLAIMS:
@@ -281,6 +283,7 @@ def test_section_link():
     assert report.section_link("parcellation", "2-ward-clustering") == (
         "[ch. 8 §2 ward clustering](08_parcellation.ipynb#2-ward-clustering)")
     assert report.section_link("parcellation", None) == "[chapter 8](08_parcellation.ipynb)"
+    assert report.section_target("searchlight", "4-a-map") == "04_searchlight.ipynb#4-a-map"
 
 
 def test_figures_are_checked(results_folder):
