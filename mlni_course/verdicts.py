@@ -541,6 +541,8 @@ def assess(records=None, claims=CLAIMS):
         raise MissingRecordError(
             f"{len(missing)} value(s) the reproduction page needs are missing:\n- "
             + "\n- ".join(missing)
+            + "\nIn a book build, a chapter whose outputs the jupyter-cache kept is not run "
+            "again: after emptying MLNI_RESULTS, clear the cache too (jupyter-book clean --all .)."
         )
     return [_judge(claim, records) for claim in claims]
 

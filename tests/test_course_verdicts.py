@@ -212,6 +212,7 @@ def test_missing_records_fail_loudly_naming_chapter_and_key():
     assert "chapter 'parcellation' has not recorded 'kmeans_n_regions_100'" in message
     assert "chapters/08_parcellation.ipynb" in message
     assert "chapter 'miyawaki_decoding' has not recorded 'table1_std'" in message
+    assert "jupyter-book clean --all ." in message
     with pytest.raises(MissingRecordError, match="chapter 'searchlight' has not recorded"):
         assess({})
 
