@@ -296,10 +296,14 @@ def _judge_dmn(values):
 
 def _judge_less_noisy(values):
     concat, canica = values["noise_concat_ica"], values["noise_canica"]
-    verdict = PARTLY if canica < concat else NOT_REPRODUCED
-    return Judgement(verdict, f"noise: concat ICA {concat:.2f}, CanICA {canica:.2f}",
-                     f"CanICA {'less' if canica < concat else 'not less'} noisy "
-                     f"({canica:.2f} vs {concat:.2f}); MELODIC is not run by the course")
+    r_canica = values["dmn_r_canica"]
+    less_noisy, found = canica < concat, r_canica >= DMN_R_PARTLY
+    verdict = PARTLY if less_noisy and found else NOT_REPRODUCED
+    return Judgement(verdict, f"noise: concat ICA {concat:.2f}, CanICA {canica:.2f} "
+                              f"(CanICA's DMN r = {r_canica:.2f})",
+                     f"CanICA {'less' if less_noisy else 'not less'} noisy, "
+                     f"{'finds' if found else 'misses'} the DMN (r ≥ {DMN_R_PARTLY}); "
+                     "MELODIC is not run by the course")
 
 
 def _judge_ward_connected(values):
@@ -415,10 +419,11 @@ def _claims():
               _judge_dmn),
         Claim("figure4_less_noisy", "Figure 4", "CanICA and MELODIC maps are less noisy",
               "it seems that both CanICA and Melodic approaches are less subject to noise",
-              ((ica, "noise_canica", "float"), (ica, "noise_concat_ica", "float")), "method",
+              ((ica, "noise_canica", "float"), (ica, "noise_concat_ica", "float"),
+               (ica, "dmn_r_canica", "float")), "method",
               "the course runs CanICA but not MELODIC, so at best *partly*: CanICA's DMN map "
-              "noisier than or as noisy as concat ICA's (the chapter's noise measure): *not "
-              "reproduced*.",
+              "less noisy than concat ICA's (the chapter's noise measure) while still the DMN "
+              f"(r at least {DMN_R_PARTLY}): *partly*; else *not reproduced*.",
               _judge_less_noisy),
         Claim("figure5_ward_connected", "Figure 5", "Ward gives connected parcels",
               "This graph is used to allow only merges between neighboring voxels, thus readily "

@@ -132,6 +132,7 @@ CASES = [
     ("figure4_dmn", {"dmn_r_concat_ica": 0.4}, PARTLY),
     ("figure4_dmn", {"dmn_r_concat_ica": 0.2}, NOT_REPRODUCED),
     ("figure4_less_noisy", {"noise_canica": 0.6}, NOT_REPRODUCED),
+    ("figure4_less_noisy", {"dmn_r_canica": 0.2}, NOT_REPRODUCED),   # less noisy, not the DMN
     ("figure5_ward_connected", {"ward_all_parcels_connected_1000": False}, PARTLY),
     ("figure5_ward_connected", {"ward_all_parcels_connected_100": False,
                                 "ward_all_parcels_connected_1000": False}, NOT_REPRODUCED),
