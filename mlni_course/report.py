@@ -161,12 +161,15 @@ def figures(records=None, wanted=FIGURES):
     shown = []
     for chapter, key in wanted:
         entry = records.get(chapter, {}).get(key)
-        if entry is None or entry.get("kind") != "figure" or not Path(entry["path"]).is_file():
+        run = f"run chapters/{CHAPTERS[chapter]}.ipynb first (with the same MLNI_RESULTS)."
+        if entry is None or entry.get("kind") != "figure":
             raise MissingRecordError(
-                f"chapter '{chapter}' has not recorded the figure '{key}': run "
-                f"chapters/{CHAPTERS[chapter]}.ipynb first (with the same MLNI_RESULTS)."
-            )
+                f"chapter '{chapter}' has not recorded the figure '{key}': {run}")
         path = Path(entry["path"])
+        if not path.is_file():
+            raise MissingRecordError(
+                f"the figure '{key}' of chapter '{chapter}' is recorded but its file {path} is "
+                f"gone: {run}")
         dpi = _png_dpi(path)
         if round(dpi) < FIGURE_DPI:
             raise ValueError(f"figure '{key}' of chapter '{chapter}' must be saved at "

@@ -300,6 +300,9 @@ def test_figures_are_checked(results_folder):
     assert path.is_file()
     assert caption == ("**Figure 2** (simulated data). Three maps. Drawn in "
                        "[ch. 4 §4 a whole brain map](04_searchlight.ipynb#4-a-whole-brain-map).")
+    path.unlink()
+    with pytest.raises(MissingRecordError, match="is recorded but its file .* is gone"):
+        report.figures(load(), wanted)
     fig.savefig(path, dpi=72)
     plt.close(fig)
     with pytest.raises(ValueError, match="must be saved at 150 dpi or more. Got 72 dpi"):
