@@ -8,6 +8,9 @@ notices   show_source: the banner saying whether a page runs on real or simulate
 build     in_book_build: whether the code runs inside the book build
 chapters  the chapters' short names and pages
 paper     what the paper reports (Table 1), for comparison
+claims    the paper's claims, each with the records it reads and the rule that judges it
+verdicts  the rules applied to the recorded values: one verdict per claim
+report    the reproduction page's tables, rules, figures and versions, as Markdown
 
 Import direction: chapters -> mlni_course -> mlni, data_fetchers. No module of ``mlni``
 imports this package.

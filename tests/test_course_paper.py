@@ -52,3 +52,25 @@ def test_mlni_never_imports_the_fetchers():
         if name.split(".")[0] == "data_fetchers"
     ]
     assert not offenders, offenders
+
+
+def test_mlni_holds_only_the_science_its_docstring_lists():
+    import mlni
+
+    modules = sorted(path.stem for path in (ROOT / "mlni").glob("*.py")
+                     if not path.stem.startswith("_"))
+    block = mlni.__doc__.split("-------\n", 1)[1].split("\n\n", 1)[0]
+    listed = [line.split()[0] for line in block.splitlines() if line[:1].isalpha()]
+    assert modules == sorted(listed), "mlni/__init__.py must list every module of mlni"
+    plumbing = {"book", "build", "notices", "records", "results", "verdicts", "report"}
+    assert not plumbing & set(modules), "book plumbing belongs in mlni_course"
+
+
+def test_mlni_reads_no_book_setting():
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "mlni").rglob("*.py"))
+        for setting in ("MLNI_BOOK_BUILD", "MLNI_RESULTS")
+        if setting in path.read_text()
+    ]
+    assert not offenders, offenders
