@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import sys
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -431,7 +432,9 @@ def report(results) -> str:
     for result in results:
         lines.append(f"[{labels[result.status]}] {result.name:<{width}}  {result.detail}")
         if result.fix:
-            lines.append(f"       {'':<{width}}  -> {result.fix}")
+            indent = " " * (width + 9)
+            lines += textwrap.wrap(f"-> {result.fix}", 100, initial_indent=indent,
+                                   subsequent_indent=indent + "   ", break_on_hyphens=False)
     lines += ["", verdict(results)[1]]
     return "\n".join(lines)
 

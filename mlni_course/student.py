@@ -154,11 +154,11 @@ def student_notebook(notebook) -> dict:
     return result
 
 
-def write_student_copies(chapters_dir, out_dir, *, pattern="[0-9][0-9]_*.ipynb") -> list:
+def write_student_copies(chapters_dir, out_dir, *, names=None) -> list:
     """Write the student copy of every chapter of ``chapters_dir`` into ``out_dir``.
 
-    The other files the chapters need (none today) are not copied; the copies import the
-    course packages like the chapters do.
+    The copies import the course packages like the chapters do; the reproduction page, which
+    has no exercises, is not copied.
 
     Parameters
     ----------
@@ -166,19 +166,24 @@ def write_student_copies(chapters_dir, out_dir, *, pattern="[0-9][0-9]_*.ipynb")
         The folder of the chapters (``chapters/`` of the repository).
     out_dir : str or pathlib.Path
         Where to write the copies (created if needed). Existing copies are overwritten.
-    pattern : str
-        Which notebooks to copy (a glob pattern).
+    names : list of str, optional
+        The notebooks to copy, without extension (default: the chapters of
+        :data:`mlni_course.chapters.CHAPTERS`).
 
     Returns
     -------
     list of pathlib.Path
         The files written, in order.
     """
+    from mlni_course.chapters import CHAPTERS
+
     chapters_dir, out_dir = Path(chapters_dir), Path(out_dir)
-    sources = sorted(chapters_dir.glob(pattern))
-    if not sources:
+    names = list(CHAPTERS.values()) if names is None else list(names)
+    sources = [chapters_dir / f"{name}.ipynb" for name in names]
+    missing = [source.name for source in sources if not source.is_file()]
+    if missing:
         raise FileNotFoundError(
-            f"No chapter notebooks ({pattern}) in 'chapters_dir'={str(chapters_dir)!r}."
+            f"No chapter notebooks {', '.join(missing)} in 'chapters_dir'={str(chapters_dir)!r}."
         )
     out_dir.mkdir(parents=True, exist_ok=True)
     if out_dir.resolve() == chapters_dir.resolve():
