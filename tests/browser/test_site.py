@@ -6,10 +6,15 @@ Run after `jupyter-book build .`, pointing MLNI_SITE at the built HTML:
 
 Without MLNI_SITE these tests are skipped (the main test run does not build the book).
 Screenshots of every page go to `<site>/../screenshots/`.
+
+The browser is offline: every host name but the local server's resolves to nothing, so the
+site must work in a room without internet (formulas included: MathJax is served from
+`_static/mathjax`, see `_ext/mlni_mathjax.py`).
 """
 
 import functools
 import http.server
+import json
 import os
 import shutil
 import tempfile
@@ -19,6 +24,11 @@ from urllib.parse import urljoin, urlparse
 
 import pytest
 import yaml
+
+try:
+    from selenium.webdriver.support.wait import WebDriverWait
+except ImportError:  # the tests are skipped without MLNI_SITE; selenium is installed with them
+    WebDriverWait = None
 
 SITE = os.environ.get("MLNI_SITE")
 pytestmark = pytest.mark.skipif(not SITE, reason="set MLNI_SITE to the built book's html folder")
@@ -76,6 +86,8 @@ def browser():
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--window-size=1400,1000",
+                 # The network is cut: nothing resolves but the local server.
+                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
                  f"--user-data-dir={profile}"):
         options.add_argument(flag)
     service = Service(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver")
@@ -193,3 +205,136 @@ def test_kernel_free_sliders_change_the_image(browser, base_url, name):
         assert len(state["before"]["imgs"]) == 1 and len(state["after"]["imgs"]) == 1
         assert state["before"]["imgs"] != state["after"]["imgs"], f"{page}: image did not change"
         assert state["before"]["label"] != state["after"]["label"], f"{page}: label did not change"
+
+
+def _pages_with_math(site):
+    # A missing page fails test_page_exists_and_has_no_traceback.
+    return [page for page in PAGES if (site / f"{page}.html").is_file()
+            and 'class="math' in (site / f"{page}.html").read_text(encoding="utf-8")]
+
+
+def _wait_for_mathjax(browser):
+    """Wait until MathJax has typeset the page; return False if it never loaded."""
+    browser.set_script_timeout(60)
+    return browser.execute_async_script(
+        "var done = arguments[arguments.length - 1], start = Date.now();"
+        "(function poll(){"
+        "  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {"
+        "    MathJax.startup.promise.then(function(){ done(true); });"
+        "  } else if (Date.now() - start > 30000) { done(false); }"
+        "  else { setTimeout(poll, 100); } })();"
+    )
+
+
+def test_formulas_render_offline_with_a_local_mathjax(browser, base_url, site, screenshots):
+    pages = _pages_with_math(site)
+    assert pages, "no page of the site has a formula"
+    for page in pages:
+        _open(browser, base_url, page)
+        sources = browser.execute_script(
+            "return Array.from(document.querySelectorAll('script[src]')).map(function(s){"
+            "return s.src;}).filter(function(s){return s.indexOf('mathjax') >= 0 ||"
+            " s.indexOf('tex-mml') >= 0;});"
+        )
+        assert sources, f"{page}: no MathJax script"
+        assert all(src.startswith(base_url) for src in sources), (
+            f"{page}: MathJax is not served by the site itself: {sources}"
+        )
+        assert _wait_for_mathjax(browser), f"{page}: MathJax did not load without the network"
+        state = browser.execute_script(
+            "return {math: document.querySelectorAll('article .math').length,"
+            " typeset: document.querySelectorAll('article mjx-container').length,"
+            " errors: document.querySelectorAll('article mjx-merror').length,"
+            " raw: /\\\\\\(|\\\\\\[/.test(document.querySelector('article').innerText),"
+            " fonts: Array.from(document.fonts).filter(function(f){"
+            "   return f.family.indexOf('MJX') >= 0 && f.status === 'loaded';}).length};"
+        )
+        assert state["typeset"] >= state["math"] > 0, f"{page}: formulas not typeset: {state}"
+        assert not state["errors"], f"{page}: MathJax errors: {state}"
+        assert not state["raw"], f"{page}: raw TeX delimiters left in the text: {state}"
+        assert state["fonts"] > 0, f"{page}: MathJax fonts did not load: {state}"
+    # A screenshot of the first formula, to look at.
+    _open(browser, base_url, pages[0])
+    _wait_for_mathjax(browser)
+    browser.execute_script(
+        "document.querySelector('article mjx-container').scrollIntoView({block: 'center'});"
+    )
+    browser.save_screenshot(str(screenshots / f"formula-{Path(pages[0]).name}.png"))
+
+
+def _notebook_counts(page):
+    cells = json.loads((ROOT / f"{page}.ipynb").read_text(encoding="utf-8"))["cells"]
+    texts = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "markdown"]
+    return (sum("{solution-start}" in text for text in texts),
+            sum("{dropdown} Answer" in text for text in texts))
+
+
+#: For each solution (sphinx-exercise) and each Think! answer (sphinx-design dropdown): is it
+#: collapsed, and which of its text a reader sees before a click. A folded solution keeps its
+#: content laid out but clipped by the admonition (sphinx-togglebutton), so "seen" means: not
+#: hidden by CSS, and more than a sliver of it inside every clipping box up to the container.
+_HIDDEN_STATE = r"""
+function seen(el, container) {
+  if (!el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) return false;
+  var r = el.getBoundingClientRect();
+  if (r.width < 1 || r.height < 1) return false;
+  for (var a = el.parentElement; a; a = a.parentElement) {
+    var style = getComputedStyle(a);
+    if (style.overflowY !== 'visible' || style.overflowX !== 'visible') {
+      var box = a.getBoundingClientRect();
+      var overlap = Math.min(r.bottom, box.bottom) - Math.max(r.top, box.top);
+      if (overlap <= 4) return false;
+    }
+    if (a === container) break;
+  }
+  return true;
+}
+function seenText(container, parts) {
+  return Array.from(parts).reduce(function(all, part) {
+    return all.concat(Array.from(part.querySelectorAll('p, li, pre, td, img'))
+      .concat(part.matches('p, pre') ? [part] : []));
+  }, []).filter(function(e){ return seen(e, container); })
+    .map(function(e){ return (e.innerText || e.alt || e.src || 'image').trim().slice(0, 80); })
+    .filter(function(t){ return t.length > 0; });
+}
+var solutions = Array.from(document.querySelectorAll('article .solution')).map(function(s){
+  var body = Array.from(s.children).filter(function(c){
+    return !c.classList.contains('admonition-title'); });
+  return {id: s.id, shown: seenText(s, body), text: s.textContent.trim().slice(0, 80)};
+});
+var answers = Array.from(document.querySelectorAll('article details')).filter(function(d){
+  var summary = d.querySelector('summary');
+  return summary && /^\s*Answer/.test(summary.textContent);
+}).map(function(d){
+  var body = Array.from(d.children).filter(function(c){ return c.tagName !== 'SUMMARY'; });
+  return {open: d.open, shown: seenText(d, body), text: d.textContent.trim().slice(0, 80)};
+});
+return {solutions: solutions, answers: answers};
+"""
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_CHAPTERS)
+def test_solutions_and_answers_are_collapsed(browser, base_url, page):
+    n_solutions, n_answers = _notebook_counts(page)
+    _open(browser, base_url, page)
+    state = browser.execute_script(_HIDDEN_STATE)
+    assert len(state["solutions"]) == n_solutions, (
+        f"{page}: {len(state['solutions'])} solutions on the page, {n_solutions} in the notebook"
+    )
+    assert len(state["answers"]) == n_answers, (
+        f"{page}: {len(state['answers'])} Answer drop-downs on the page, "
+        f"{n_answers} in the notebook"
+    )
+    for solution in state["solutions"]:
+        assert not solution["shown"], f"{page}: solution visible before a click: {solution}"
+    for answer in state["answers"]:
+        assert not answer["open"] and not answer["shown"], f"{page}: answer visible: {answer}"
+    if state["solutions"]:
+        # The drop-down opens on a click: the solution was there, only folded.
+        button = browser.find_element("css selector", "article .solution .toggle-button")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+        button.click()
+        WebDriverWait(browser, 10).until(
+            lambda driver: driver.execute_script(_HIDDEN_STATE)["solutions"][0]["shown"],
+            f"{page}: the first solution does not open on a click",
+        )
