@@ -228,11 +228,12 @@ def svc_path(Zy, s, Cs, f_init, *, max_iter=100):
     on = np.zeros(n, bool)
     on[np.argsort(np.abs(g))[: min(50, n)]] = True
     inside = ~on & (g < 0)
+    cache = (np.zeros(0, int), np.zeros((0, 0)))
     path = []
     for C in Cs:
         converged, fraction = False, 0.3
         for _ in range(max_iter):
-            alpha, w, b = _svc_solve(Zy, s, C, inside, on)
+            alpha, w, b, cache = _svc_solve(Zy, s, C, inside, on, cache)
             g = Zy @ w + b * s - 1.0
             low, high = on & (alpha <= 0.0), on & (alpha >= C)
             violation = np.where(inside, np.maximum(g, 0.0), 0.0)
@@ -242,9 +243,11 @@ def svc_path(Zy, s, Cs, f_init, *, max_iter=100):
                 converged = True
                 break
             on_new = on & ~low & ~high
-            # move only the worst part of the misplaced samples onto the margin: moving them
-            # all at once makes the method cycle
-            count = int(np.ceil(fraction * len(bad)))
+            # Moving all the misplaced samples onto the margin at once can make the method
+            # cycle: move the worst part of them, a part that grows while no sample has to
+            # leave the margin again, and shrinks when some do.
+            fraction = max(0.05, fraction / 2) if low.any() or high.any() else min(1, 2 * fraction)
+            count = max(int(np.ceil(fraction * len(bad))), min(len(bad), 20))
             on_new[bad[np.argsort(-violation[bad])[:count]]] = True
             inside = (inside & ~on_new) | high
             on = on_new
@@ -252,22 +255,35 @@ def svc_path(Zy, s, Cs, f_init, *, max_iter=100):
     return path
 
 
-def _svc_solve(Zy, s, C, inside, on):
-    """Dual variables with ``a = C`` inside the margin, ``a = 0`` outside, margin 1 on it."""
-    k = int(on.sum())
+def _svc_solve(Zy, s, C, inside, on, cache):
+    """Dual variables with ``a = C`` inside the margin, ``a = 0`` outside, margin 1 on it.
+
+    ``cache`` holds the samples on the margin at the previous call and their Gram matrix,
+    whose rows are reused: only the rows of the samples that joined are computed.
+    """
+    index = np.flatnonzero(on)
+    k = len(index)
+    Z_on = Zy[index]
+    old_index, old_gram = cache
+    known = np.isin(index, old_index)
+    gram = np.empty((k, k))
+    where = np.searchsorted(old_index, index[known])
+    gram[np.ix_(known, known)] = old_gram[np.ix_(where, where)]
+    new_rows = Z_on[~known] @ Z_on.T
+    gram[~known] = new_rows
+    gram[:, ~known] = new_rows.T
     w_inside = C * Zy[inside].sum(axis=0)
     M = np.zeros((k + 1, k + 1))
-    Z_on = Zy[on]
-    M[:k, :k] = Z_on @ Z_on.T
-    M[:k, k] = M[k, :k] = s[on]
+    M[:k, :k] = gram
+    M[:k, k] = M[k, :k] = s[index]
     rhs = np.append(1.0 - Z_on @ w_inside, -C * s[inside].sum())
     try:
         solution = np.linalg.solve(M, rhs)
     except (np.linalg.LinAlgError, LinAlgError):
         solution = np.linalg.lstsq(M, rhs, rcond=None)[0]
     alpha = np.where(inside, C, 0.0)
-    alpha[on] = solution[:k]
-    return alpha, w_inside + Z_on.T @ solution[:k], solution[k]
+    alpha[index] = solution[:k]
+    return alpha, w_inside + Z_on.T @ solution[:k], solution[k], (index, gram)
 
 
 def fit_paths(Z, y, models, Cs, fallback):
