@@ -67,7 +67,8 @@ def objective(model, A, w, C):
 def l2_logistic_path(A, Cs, *, max_iter=50):
     """Newton-CG along ``Cs``; returns the list of ``(w, converged)``."""
     n, p1 = A.shape
-    gram = A.T @ A
+    A32 = A.astype(np.float32)
+    gram = (A32.T @ A32).astype(np.float64)  # for the preconditioner only: float32 will do
     w, path = np.zeros(p1), []
     for C in Cs:
         m = A @ w
@@ -129,6 +130,7 @@ def l1_path(A, Cs, loss, *, max_iter=100):
     n, p1 = A.shape
     loss_fun = _logistic if loss == "logistic" else _squared_hinge
     A32 = A.astype(np.float32)
+    inside = InsideGram(A32)
     w, path = np.zeros(p1), []
     for C in Cs:
         m = A @ w
@@ -149,7 +151,7 @@ def l1_path(A, Cs, loss, *, max_iter=100):
             limit = max(10, int(np.count_nonzero(w)))
             entering = entering[np.argsort(-np.abs(v[entering]))[:limit]]
             active = np.union1d(np.flatnonzero(w), entering)
-            step = _l1_newton_step(A32, m, C, loss, active, -(g + orthant)[active])
+            step = _l1_newton_step(A32, m, C, loss, active, -(g + orthant)[active], inside)
             w_new, m_new, f_new = _orthant_search(A, w, m, f, C, loss_fun, active, step,
                                                    orthant[active], g + orthant)
             stalls = stalls + 1 if f - f_new <= 1e-12 * abs(f) else 0
@@ -159,7 +161,32 @@ def l1_path(A, Cs, loss, *, max_iter=100):
     return path
 
 
-def _l1_newton_step(A32, m, C, loss, active, rhs):
+class InsideGram:
+    """``A_I' A_I`` for the samples ``I`` inside the margin (``m < 1``), kept up to date.
+
+    Between two Newton steps of the squared hinge, few samples cross the margin: adding and
+    removing their rows costs much less than computing the matrix again.
+    """
+
+    def __init__(self, A32):
+        self.A32 = A32
+        self.inside = np.zeros(len(A32), bool)
+        self.gram = np.zeros((A32.shape[1], A32.shape[1]), np.float32)
+
+    def update(self, m):
+        inside = m < 1.0
+        enter, leave = inside & ~self.inside, self.inside & ~inside
+        if enter.sum() + leave.sum() > inside.sum():
+            rows = self.A32[inside]
+            self.gram = rows.T @ rows
+        else:
+            rows_in, rows_out = self.A32[enter], self.A32[leave]
+            self.gram += rows_in.T @ rows_in - rows_out.T @ rows_out
+        self.inside = inside
+        return self.gram
+
+
+def _l1_newton_step(A32, m, C, loss, active, rhs, inside):
     """Newton direction on the active voxels.
 
     The Hessian is only needed to choose a direction (the gradient and the objective are
@@ -170,8 +197,7 @@ def _l1_newton_step(A32, m, C, loss, active, rhs):
         Aa = A32[:, active]
         H = (Aa.T * (C * q * (1.0 - q)).astype(np.float32)) @ Aa
     else:
-        Aa = A32[np.ix_(m < 1.0, active)]
-        H = np.float32(2.0 * C) * (Aa.T @ Aa)
+        H = np.float32(2.0 * C) * inside.update(m)[np.ix_(active, active)]
     H = H.astype(np.float64)
     H[np.diag_indices_from(H)] += 1e-8 * max(H.trace() / len(active), 1e-12)
     try:
@@ -231,8 +257,12 @@ def svc_path(Zy, s, Cs, f_init, *, max_iter=100):
     cache = (np.zeros(0, int), np.zeros((0, 0)))
     path = []
     for C in Cs:
-        converged, fraction = False, 0.3
+        converged, fraction, seen = False, 0.3, set()
         for _ in range(max_iter):
+            state = hash(np.packbits(on).tobytes() + np.packbits(inside).tobytes())
+            if state in seen:  # the sets came back: the method cycles, give up
+                break
+            seen.add(state)
             alpha, w, b, cache = _svc_solve(Zy, s, C, inside, on, cache)
             g = Zy @ w + b * s - 1.0
             low, high = on & (alpha <= 0.0), on & (alpha >= C)
@@ -272,7 +302,7 @@ def _svc_solve(Zy, s, C, inside, on, cache):
     new_rows = Z_on[~known] @ Z_on.T
     gram[~known] = new_rows
     gram[:, ~known] = new_rows.T
-    w_inside = C * Zy[inside].sum(axis=0)
+    w_inside = C * (inside.astype(np.float64) @ Zy)
     M = np.zeros((k + 1, k + 1))
     M[:k, :k] = gram
     M[:k, k] = M[k, :k] = s[index]

@@ -1,5 +1,6 @@
 """Tests of mlni.miyawaki: loading of the runs and the per-pixel decoding / encoding helpers."""
 
+import joblib
 import nibabel as nib
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC, LinearSVC
 from sklearn.utils import Bunch
 
-from mlni import miyawaki
+from mlni import _table1_solvers, miyawaki
 
 
 def _planted(n_samples=300, n_voxels=120, n_visual=40, noise=1.5, seed=0):
@@ -114,14 +115,76 @@ def test_f_scores_rejects_rest_rows():
 
 def test_table1_grid_equals_pipelines():
     X, Y = _planted()
-    Cs = [0.001, 0.1]
+    Cs = [0.1, 0.001]  # in any order
     scores = miyawaki.table1_grid(X, Y, Cs=Cs, k=20, pixels=[3, 60], n_jobs=1)
     assert scores.shape == (4, 2, 2, 5)
     for m, model in enumerate(miyawaki.TABLE1_MODELS):
         for c, C in enumerate(Cs):
-            pipe = make_pipeline(SelectKBest(f_classif, k=20), miyawaki.make_classifier(model, C))
-            expected = cross_val_score(pipe, X.astype(float), Y[:, 3], cv=KFold(5))
-            np.testing.assert_allclose(scores[m, c, 0], expected)
+            for j, pixel in enumerate([3, 60]):
+                pipe = make_pipeline(SelectKBest(f_classif, k=20),
+                                     miyawaki.make_classifier(model, C))
+                expected = cross_val_score(pipe, X.astype(float), Y[:, pixel], cv=KFold(5))
+                np.testing.assert_allclose(scores[m, c, j], expected)
+
+
+def _objectives(Z, y, models, Cs, weights):
+    A, _ = _table1_solvers.design(Z, y)
+    return np.array([[_table1_solvers.objective(model, A, weights[m, c], C)
+                      for c, C in enumerate(Cs)] for m, model in enumerate(models)])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fit_paths_reach_the_scikit_learn_objectives(seed):
+    # the objective of each solution: never above scikit-learn's by more than 1e-6 (relative),
+    # and at most 1e-3 below it (scikit-learn's solvers stop a little before the optimum)
+    X, Y = _planted(n_samples=400, n_voxels=60, noise=2.0, seed=seed)
+    Z, y = X[:, :60].astype(float), Y[:, seed]
+    models, Cs = miyawaki.TABLE1_MODELS, np.array([0.0005, 0.005, 0.05, 0.5])
+    weights, converged = _table1_solvers.fit_paths(Z, y, models, Cs, miyawaki._sklearn_weights)
+    assert converged.all()
+    theirs = np.stack([[miyawaki._sklearn_weights(model, C, Z, y) for C in Cs]
+                       for model in models])
+    ours, reference = _objectives(Z, y, models, Cs, weights), _objectives(Z, y, models, Cs,
+                                                                          theirs)
+    gap = (ours - reference) / np.abs(reference)
+    assert gap.max() <= 1e-6
+    assert gap.min() >= -1e-3
+    # the l1 models at the smallest C: all weights exactly zero, as liblinear finds
+    assert not weights[[0, 2], 0].any() or not theirs[[0, 2], 0].any() is False
+
+
+def test_fit_paths_refit_what_did_not_converge(monkeypatch):
+    X, Y = _planted(n_samples=200, n_voxels=30)
+    Z, y = X.astype(float), Y[:, 0]
+
+    def stuck(A, Cs, loss, **kwargs):
+        return [(np.zeros(A.shape[1]), False) for _ in Cs]
+
+    monkeypatch.setattr(_table1_solvers, "l1_path", stuck)
+    calls = []
+
+    def fallback(model, C, Z, y):
+        calls.append((model, C))
+        return miyawaki._sklearn_weights(model, C, Z, y)
+
+    weights, converged = _table1_solvers.fit_paths(Z, y, ["l1_logistic", "l2_logistic"],
+                                                   np.array([0.01, 0.1]), fallback)
+    assert calls == [("l1_logistic", 0.01), ("l1_logistic", 0.1)]
+    assert converged.tolist() == [[False, False], [True, True]]
+    np.testing.assert_allclose(weights[0, 1], miyawaki._sklearn_weights("l1_logistic", 0.1,
+                                                                         Z, y))
+
+
+def test_table1_grid_runs_on_a_dask_cluster():
+    distributed = pytest.importorskip("distributed")
+    X, Y = _planted()
+    kwargs = {"Cs": [0.005, 0.05], "k": 10, "pixels": [0, 1, 50]}
+    local = miyawaki.table1_grid(X, Y, n_jobs=1, **kwargs)
+    with distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=2,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster), joblib.parallel_config(backend="dask"):
+            remote = miyawaki.table1_grid(X, Y, **kwargs)
+    np.testing.assert_array_equal(local, remote)
 
 
 def test_table1_grid_threads_give_the_same_scores():
