@@ -243,7 +243,7 @@ def _orthant_search(A, w, m, f, C, loss_fun, active, step, orthant, pseudo_gradi
     return best
 
 
-def svc_path(Zy, s, Cs, f_init, *, max_iter=100):
+def svc_path(Zy, s, Cs, f_init, *, max_iter=200):
     """Active-set solver of the linear SVM dual along ``Cs``; list of ``(w, b, converged)``.
 
     ``Zy`` holds the rows ``s_i z_i``; ``f_init`` is a first guess of the decision function
@@ -252,32 +252,42 @@ def svc_path(Zy, s, Cs, f_init, *, max_iter=100):
     n, p = Zy.shape
     g = s * f_init - 1.0
     on = np.zeros(n, bool)
-    on[np.argsort(np.abs(g))[: min(50, n)]] = True
+    on[np.argsort(np.abs(g))[: min(50, n, p // 4 + 1)]] = True
     inside = ~on & (g < 0)
     cache = (np.zeros(0, int), np.zeros((0, 0)))
     path = []
     for C in Cs:
-        converged, fraction, seen = False, 0.3, set()
+        converged, fraction, seen, cautious = False, 0.3, set(), False
         for _ in range(max_iter):
             state = hash(np.packbits(on).tobytes() + np.packbits(inside).tobytes())
-            if state in seen:  # the sets came back: the method cycles, give up
-                break
+            if state in seen:  # the sets came back: from now on, one sample at a time
+                cautious = True
             seen.add(state)
             alpha, w, b, cache = _svc_solve(Zy, s, C, inside, on, cache)
             g = Zy @ w + b * s - 1.0
-            low, high = on & (alpha <= 0.0), on & (alpha >= C)
             violation = np.where(inside, np.maximum(g, 0.0), 0.0)
             violation += np.where(~inside & ~on, np.maximum(-g, 0.0), 0.0)
-            bad = np.flatnonzero(violation > TOL)
-            if not len(bad) and not low.any() and not high.any():
+            beyond = np.where(on, np.maximum(-alpha, alpha - C), 0.0)
+            if violation.max() <= TOL and beyond.max() <= 0.0:
                 converged = True
                 break
+            if cautious:
+                worst = np.argmax(beyond) if beyond.max() > 0 else np.argmax(violation)
+                on_new, inside_new = on.copy(), inside.copy()
+                on_new[worst] = not on[worst]
+                inside_new[worst] = on[worst] and alpha[worst] >= C
+                on, inside = on_new, inside_new
+                continue
+            low, high = on & (alpha <= 0.0), on & (alpha >= C)
+            bad = np.flatnonzero(violation > TOL)
             on_new = on & ~low & ~high
             # Moving all the misplaced samples onto the margin at once can make the method
             # cycle: move the worst part of them, a part that grows while no sample has to
             # leave the margin again, and shrinks when some do.
             fraction = max(0.05, fraction / 2) if low.any() or high.any() else min(1, 2 * fraction)
             count = max(int(np.ceil(fraction * len(bad))), min(len(bad), 20))
+            # at most p + 1 samples on the margin: beyond, their system is singular
+            count = max(0, min(count, p + 1 - int(on_new.sum())))
             on_new[bad[np.argsort(-violation[bad])[:count]]] = True
             inside = (inside & ~on_new) | high
             on = on_new
