@@ -192,9 +192,12 @@ def test_table1_grid_runs_on_a_dask_cluster():
     local = miyawaki.table1_grid(X, Y, n_jobs=1, **kwargs)
     with distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=2,
                                   dashboard_address=None) as cluster:
-        with distributed.Client(cluster), joblib.parallel_config(backend="dask"):
-            remote = miyawaki.table1_grid(X, Y, **kwargs)
+        with distributed.Client(cluster) as client, joblib.parallel_config(backend="dask"):
+            with distributed.get_task_stream(client) as tasks:
+                remote = miyawaki.table1_grid(X, Y, **kwargs)
     np.testing.assert_array_equal(local, remote)
+    # one task per pixel, run by the cluster's worker
+    assert sum("_fit_pixel" in task["key"] for task in tasks.data) == 3
 
 
 def test_table1_grid_threads_give_the_same_scores():
