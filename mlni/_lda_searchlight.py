@@ -1,0 +1,356 @@
+"""Whole-brain searchlight for shrinkage LDA (private engine of :mod:`mlni.searchlight`).
+
+``LinearDiscriminantAnalysis(solver="lsqr", shrinkage=...)`` trained on the p voxels of one
+sphere needs, for each class c of the training fold, the class means ``m_c`` and the class
+covariance ``C_c`` of those voxels (p x p), plus, for Ledoit-Wolf shrinkage, two sums over
+the sphere. It then solves the p x p system ``sigma @ coef = means`` for the pooled shrunk
+covariance ``sigma``. What does not depend on the sphere is computed once:
+
+* the cross-products ``x[v] * x[w]`` of every pair of voxels that share a sphere. A pair is
+  a voxel and one of the few displacements (dx, dy, dz) found inside the spheres, so the
+  pairs form a table of shape (n_voxels, n_displacements). The samples are grouped once
+  into "atoms" (same class, same training folds), and the table is computed per atom, so
+  that the covariance of a fold and class is a weighted sum of atoms;
+* per fold and class: the mean and variance of every voxel.
+
+Per sphere, in batches of thousands of spheres at once: the p x p blocks of the class
+covariances are read from the table, the shrinkage intensity is computed in closed form,
+``sigma`` is assembled and the small systems are solved together (``numpy.linalg.solve``
+on a stack of matrices), and the test samples are scored. Spheres at the edge of the mask
+have fewer voxels: they are padded with a dummy voxel whose row and column are those of
+the identity, which leaves their solution unchanged.
+
+The few (sphere, fold) pairs where float rounding could change a prediction (a test sample
+within a relative ``_TIE_TOLERANCE`` of the decision boundary), or where a class is constant
+on a voxel of the sphere, are refitted with scikit-learn itself.
+"""
+
+from __future__ import annotations
+
+from numbers import Real
+
+import numpy as np
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from tqdm import tqdm
+
+# A prediction whose margin is below this fraction of its magnitude is refitted exactly.
+_TIE_TOLERANCE = 1e-8
+# A class whose variance on a voxel is below this fraction of the voxel's mean square is
+# treated as constant there (scikit-learn then does not rescale it): refitted exactly.
+_CONSTANT_TOLERANCE = 1e-10
+# Number of spheres per batch (bounds the memory of the per-sphere blocks).
+_SPHERES_PER_BATCH = 4096
+# Number of voxels per block when computing the cross-products of the pairs.
+_VOXELS_PER_BLOCK = 64
+
+
+def check_shrinkage(shrinkage):
+    """Return ``"auto"`` or a float in [0, 1]."""
+    if isinstance(shrinkage, str) and shrinkage == "auto":
+        return shrinkage
+    if isinstance(shrinkage, bool) or not isinstance(shrinkage, Real):
+        raise TypeError(
+            f"The shrinkage of \"lda\" must be 'auto' or a number in [0, 1]. Got {shrinkage!r}."
+        )
+    if not 0 <= shrinkage <= 1:
+        raise ValueError(f'The shrinkage of "lda" must be in [0, 1]. Got {shrinkage}.')
+    return float(shrinkage)
+
+
+def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", progress=False):
+    """Mean over folds of the per-sphere accuracy of lsqr LDA with shrinkage.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_voxels)
+    y : array of shape (n_samples,)
+    mask : boolean 3D array whose non-zero voxels are the columns of ``X``.
+    neighbors : scipy.sparse.csr_matrix of shape (n_spheres, n_voxels)
+        Row i holds the voxels of the sphere centred on voxel ``centres[i]``.
+    centres : array of shape (n_spheres,)
+    folds : list of (train, test) index arrays
+    shrinkage : "auto" or float in [0, 1]
+    progress : bool
+
+    Returns
+    -------
+    scores : array of shape (n_spheres,)
+    """
+    X = np.asarray(X, dtype=np.float64)
+    X_centred = X - X.mean(axis=0)  # LDA is unchanged by a shift; this avoids cancellation
+    codes = np.unique(y, return_inverse=True)[1].ravel()
+    pairs = _PairTable(mask, neighbors, centres)
+    atoms, atom_weights = _atoms(codes, folds)
+    table = pairs.cross_products(X_centred, atoms)
+    batches = [
+        slice(start, start + _SPHERES_PER_BATCH)
+        for start in range(0, neighbors.shape[0], _SPHERES_PER_BATCH)
+    ]
+    index = [pairs.block_index(batch) for batch in batches]
+    accuracies = np.empty((len(folds), neighbors.shape[0]))
+    for k, (train, test) in enumerate(tqdm(folds, desc="folds", disable=not progress)):
+        stats = _fold_statistics(X_centred, codes, train, atom_weights[k], table, pairs)
+        stats["beta_"] = _beta_sums(stats, neighbors)
+        fold = (X, X_centred, y, codes, train, test)
+        for batch, batch_index in zip(batches, index, strict=True):
+            accuracies[k, batch] = _batch_accuracy(
+                fold, pairs, batch, batch_index, stats, shrinkage
+            )
+    return accuracies.mean(axis=0)
+
+
+class _PairTable:
+    """Spheres as padded lists of voxels, and pairs of voxels as (voxel, displacement) cells.
+
+    ``members[s]`` are the voxels of sphere s, padded with the dummy voxel ``n_voxels``;
+    ``partners[v, j]`` is the voxel at displacement ``j`` from voxel ``v`` (``n_voxels`` if
+    outside the mask). Column ``n_displacements`` of a full table stays zero, for padding.
+    """
+
+    def __init__(self, mask, neighbors, centres):
+        ijk = np.column_stack(np.nonzero(mask))
+        self.n_voxels = ijk.shape[0]
+        self.width = 2 * np.array(mask.shape) + 1  # displacement codes: mixed radix
+        self.sizes = np.diff(neighbors.indptr)
+        n_spheres, p_max = neighbors.shape[0], self.sizes.max()
+        rows = np.repeat(np.arange(n_spheres), self.sizes)
+        columns = np.arange(neighbors.indices.size) - np.repeat(neighbors.indptr[:-1], self.sizes)
+        self.members = np.full((n_spheres, p_max), self.n_voxels, dtype=np.intp)
+        self.members[rows, columns] = neighbors.indices
+        # each member is its centre plus one of a few offsets; two members of a sphere
+        # differ by a difference of two offsets: the displacements
+        member_codes = self._encode(ijk[neighbors.indices] - ijk[np.asarray(centres)[rows]])
+        offset_codes, which = np.unique(member_codes, return_inverse=True)
+        offsets = self._decode(offset_codes)
+        self.offset_index = np.full((n_spheres, p_max), offset_codes.size, dtype=np.intp)
+        self.offset_index[rows, columns] = which.ravel()
+        differences = self._encode(offsets[None, :, :] - offsets[:, None, :])  # [a, b]: b - a
+        displacements, position = np.unique(differences, return_inverse=True)
+        position = position.reshape(differences.shape)
+        # a displacement d and its opposite -d give the same pairs, read from either end:
+        # only "half" of them (0 and one of each +-d, by code) are stored
+        zero = self._encode(np.zeros(3, dtype=np.intp))
+        half = displacements >= zero
+        self.n_half = int(half.sum())
+        column_of = np.cumsum(half) - 1
+        mirror = np.searchsorted(displacements, 2 * zero - displacements)
+        n_offsets = offset_codes.size
+        self.from_b = np.zeros((n_offsets + 1,) * 2, dtype=bool)  # read the pair at voxel b
+        self.from_b[:-1, :-1] = ~half[position]
+        self.column = np.full((n_offsets + 1,) * 2, self.n_half, dtype=np.intp)  # pad: zero
+        self.column[:-1, :-1] = np.where(
+            half[position], column_of[position], column_of[mirror[position]]
+        )
+        self.partners = self._partners(mask, ijk, self._decode(displacements[half]))
+
+    def _encode(self, diff):
+        shifted = diff + self.width // 2
+        return (shifted[..., 0] * self.width[1] + shifted[..., 1]) * self.width[2] + shifted[..., 2]
+
+    def _decode(self, codes):
+        k = codes % self.width[2]
+        j = (codes // self.width[2]) % self.width[1]
+        i = codes // (self.width[2] * self.width[1])
+        return np.column_stack([i, j, k]) - self.width // 2
+
+    def _partners(self, mask, ijk, displacements):
+        lookup = np.full(mask.shape, self.n_voxels, dtype=np.intp)
+        lookup[mask] = np.arange(self.n_voxels)
+        partners = np.full((self.n_voxels + 1, len(displacements)), self.n_voxels, dtype=np.intp)
+        for j, displacement in enumerate(displacements):
+            target = ijk + displacement
+            inside = np.all((target >= 0) & (target < mask.shape), axis=1)
+            partners[np.flatnonzero(inside), j] = lookup[tuple(target[inside].T)]
+        return partners
+
+    def block_index(self, batch):
+        """Flat index of each sphere's p x p block into a (n_voxels + 1, n_half + 1) table."""
+        offsets, members = self.offset_index[batch], self.members[batch]
+        columns = self.column[offsets[:, :, None], offsets[:, None, :]]
+        from_b = self.from_b[offsets[:, :, None], offsets[:, None, :]]
+        reader = np.where(from_b, members[:, None, :], members[:, :, None])
+        return reader * (self.n_half + 1) + columns
+
+    def cross_products(self, X, atoms):
+        """Sum over each atom's samples of ``x[v] * x[partner]``: (n_atoms, n_voxels + 1,
+        n_half + 1), zero on the dummy voxel's row and on the padding column.
+
+        ``atoms`` is an (n_atoms, atom_size) array of sample indices padded with -1.
+        """
+        n_atoms, atom_size = atoms.shape
+        values = np.vstack([X[atoms.ravel()].T, np.zeros((1, atoms.size))])
+        values[:, atoms.ravel() < 0] = 0.0  # padding samples: zero
+        by_atom = values.reshape(self.n_voxels + 1, n_atoms, atom_size)
+        table = np.zeros((n_atoms, self.n_voxels + 1, self.n_half + 1))
+        for start in range(0, self.n_voxels, _VOXELS_PER_BLOCK):
+            rows = slice(start, min(start + _VOXELS_PER_BLOCK, self.n_voxels))
+            others = by_atom[self.partners[rows]]  # (block, n_half, n_atoms, atom_size)
+            np.einsum("vjan,van->avj", others, by_atom[rows], out=table[:, rows, :-1])
+        return table
+
+
+def _atoms(codes, folds):
+    """Group the samples that have the same class and the same training folds.
+
+    Returns the atoms, an (n_atoms, atom_size) array of sample indices padded with -1, and
+    ``weights[k]``, an (n_atoms, n_classes) array: how many times each atom's samples are
+    in the training set of fold k, in the column of the atom's class.
+    """
+    n_samples, n_classes = codes.size, codes.max() + 1
+    counts = np.zeros((n_samples, len(folds)), dtype=np.intp)
+    for k, (train, _) in enumerate(folds):
+        np.add.at(counts[:, k], train, 1)
+    used = np.flatnonzero(counts.any(axis=1))
+    unique, which = np.unique(np.column_stack([codes, counts])[used], axis=0, return_inverse=True)
+    which = which.ravel()
+    order = np.argsort(which, kind="stable")
+    position = np.arange(order.size) - np.searchsorted(which[order], which[order])
+    atoms = np.full((unique.shape[0], np.bincount(which).max()), -1, dtype=np.intp)
+    atoms[which[order], position] = used[order]
+    weights = np.zeros((len(folds), unique.shape[0], n_classes))
+    weights[:, np.arange(unique.shape[0]), unique[:, 0]] = unique[:, 1:].T
+    return atoms, weights
+
+
+def _fold_statistics(X_centred, codes, train, weights, table, pairs):
+    """Class priors, means, variances and covariance tables of one training fold."""
+    counts = np.bincount(codes[train], minlength=weights.shape[1]).astype(float)
+    present = np.flatnonzero(counts)
+    if present.size < 2:
+        raise ValueError(
+            "'cv' must put at least two classes in every training fold (LDA cannot be fit "
+            f"on one class). Got a training fold with the single class index {present[0]}."
+        )
+    counts = counts[present]
+    samples = [X_centred[train[codes[train] == c]] for c in present]
+    means = np.stack([np.append(x.mean(axis=0), 0.0) for x in samples])  # dummy voxel: 0
+    variance = np.stack([np.append(x.var(axis=0), 1.0) for x in samples])  # dummy: 1
+    mean_square = counts @ (variance + means**2) / counts.sum()
+    partners = np.pad(pairs.partners, ((0, 0), (0, 1)), constant_values=-1)  # -1: dummy
+    covariance = []
+    for i, c in enumerate(present):
+        atoms = np.flatnonzero(weights[:, c])  # the fold's training atoms of class c
+        second = weights[atoms[0], c] * table[atoms[0]]
+        for a in atoms[1:]:
+            second += weights[a, c] * table[a]
+        second /= counts[i]
+        second -= means[i][:, None] * means[i][partners]
+        covariance.append(second.ravel())
+    return {
+        "present": present,
+        "priors": counts / counts.sum(),
+        "counts": counts,
+        "samples": samples,
+        "means": means,
+        "variance": variance,
+        "constant": (variance <= _CONSTANT_TOLERANCE * mean_square).any(axis=0),
+        "tables": covariance,
+    }
+
+
+def _beta_sums(stats, neighbors):
+    """Ledoit-Wolf's ``beta_`` of each class on each sphere: (n_classes, n_spheres).
+
+    The sum over the class's samples i of ``(sum over the sphere's voxels j of z_ij ** 2)
+    ** 2``, where ``z`` are the standardized values: one sparse product gives the inner sums.
+    """
+    beta_ = np.empty((stats["present"].size, neighbors.shape[0]))
+    for i, samples in enumerate(stats["samples"]):
+        scale = np.where(stats["constant"][:-1], 1.0, stats["variance"][i, :-1])
+        squares = (samples - stats["means"][i, :-1]) ** 2 / scale
+        inner = neighbors @ squares.T  # (n_spheres, n_samples of the class)
+        beta_[i] = np.einsum("sn,sn->s", inner, inner)
+    return beta_
+
+
+def _shrunk_covariance(blocks, variance, beta_, sizes, real, n_samples, shrinkage):
+    """One class's covariance on each sphere, shrunk as scikit-learn's LDA does: (n, p, p).
+
+    ``blocks`` are the empirical covariances (padded with zeros) and ``variance`` their
+    diagonals (padded with ones); ``beta_`` comes from :func:`_beta_sums`.
+    """
+    p = sizes.astype(float)
+    if shrinkage == "auto":
+        # Ledoit-Wolf on the standardized voxels, whose covariance is the correlation; then
+        # rescaled by the standard deviations, so the target is the diagonal of variances
+        inverse = 1 / variance
+        delta_ = np.einsum("sab,sa,sb->s", blocks**2, inverse, inverse)
+        beta = (beta_ / n_samples - delta_) / (p * n_samples)
+        delta = (delta_ - p) / p  # the standardized voxels have mean variance mu = 1
+        beta = np.minimum(beta, delta)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            alpha = np.where(beta == 0, 0.0, beta / delta)
+        alpha[sizes == 1] = 0.0
+        target = np.where(real, variance, 0.0)
+    else:
+        # shrunk_covariance: towards mu * identity, mu = trace / n_features
+        alpha = np.full(sizes.shape, shrinkage)
+        target = (np.where(real, variance, 0.0).sum(axis=1) / p)[:, None] * real
+    shrunk = (1 - alpha)[:, None, None] * blocks
+    diagonal = np.arange(blocks.shape[1])
+    shrunk[:, diagonal, diagonal] += alpha[:, None] * target
+    return shrunk
+
+
+def _batch_accuracy(fold, pairs, batch, index, stats, shrinkage):
+    """Accuracy on the test samples of LDA trained on each sphere of a batch of spheres."""
+    X, X_centred, y, codes, train, test = fold
+    members, sizes = pairs.members[batch], pairs.sizes[batch]
+    present, priors = stats["present"], stats["priors"]
+    n_spheres, p_max = members.shape
+    real = members < pairs.n_voxels
+    sigma = np.zeros((n_spheres, p_max, p_max))
+    for i in range(present.size):
+        variance = stats["variance"][i][members]
+        beta_ = stats["beta_"][i, batch]
+        blocks = stats["tables"][i][index]  # (n_spheres, p_max, p_max)
+        sigma += priors[i] * _shrunk_covariance(
+            blocks, variance, beta_, sizes, real, stats["counts"][i], shrinkage
+        )
+    diagonal = np.arange(p_max)
+    sigma[:, diagonal, diagonal] += ~real  # the padding voxel: identity
+    means = np.moveaxis(stats["means"][:, members], 0, -1)  # (n_spheres, p_max, n_classes)
+    exact = stats["constant"][members].any(axis=1)
+    if present.size == 2:  # as scikit-learn: one direction, the difference of the classes
+        coef = _solve(sigma, means[..., 1:] - means[..., :1], exact)
+        total = means[..., 1:] + means[..., :1]
+        intercept = -0.5 * np.einsum("spk,spk->sk", total, coef) + np.log(priors[1] / priors[0])
+    else:
+        coef = _solve(sigma, means, exact)
+        intercept = -0.5 * np.einsum("spk,spk->sk", means, coef) + np.log(priors)
+    test_values = np.vstack([X_centred[test].T, np.zeros((1, len(test)))])[members]
+    test_values = test_values.transpose(0, 2, 1)  # (n_spheres, n_test, p_max)
+    scores = np.einsum("snp,spk->snk", test_values, coef) + intercept[:, None, :]
+    magnitude = np.einsum("snp,spk->snk", np.abs(test_values), np.abs(coef))
+    magnitude += np.abs(intercept)[:, None, :]
+    if present.size == 2:
+        predicted, margin = (scores[..., 0] > 0).astype(int), np.abs(scores[..., 0])
+    else:
+        predicted = scores.argmax(axis=2)
+        ordered = np.sort(scores, axis=2)
+        margin = ordered[..., -1] - ordered[..., -2]
+    exact |= (margin <= _TIE_TOLERANCE * magnitude.max(axis=2)).any(axis=1)
+    exact |= ~np.isfinite(scores).all(axis=(1, 2))
+    target = np.searchsorted(present, codes[test])
+    target[present[np.minimum(target, present.size - 1)] != codes[test]] = -1  # unseen
+    accuracy = (predicted == target).mean(axis=1)
+    for s in np.flatnonzero(exact):
+        voxels = members[s, : sizes[s]]
+        lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage=shrinkage)
+        lda.fit(X[np.ix_(train, voxels)], y[train])
+        accuracy[s] = lda.score(X[np.ix_(test, voxels)], y[test])
+    return accuracy
+
+
+def _solve(sigma, rhs, exact):
+    """``numpy.linalg.solve`` per sphere; spheres with a singular ``sigma`` get ``exact``."""
+    try:
+        return np.linalg.solve(sigma, rhs)
+    except np.linalg.LinAlgError:
+        coef = np.zeros_like(rhs)
+        for s in range(sigma.shape[0]):
+            try:
+                coef[s] = np.linalg.solve(sigma[s], rhs[s])
+            except np.linalg.LinAlgError:
+                exact[s] = True
+        return coef
