@@ -30,6 +30,7 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
+from scipy import sparse
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from tqdm import tqdm
 
@@ -89,8 +90,11 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
     index = [pairs.block_index(batch) for batch in batches]
     accuracies = np.empty((len(folds), neighbors.shape[0]))
     for k, (train, test) in enumerate(tqdm(folds, desc="folds", disable=not progress)):
-        stats = _fold_statistics(X_centred, codes, train, atom_weights[k], table, pairs)
+        stats = _fold_statistics(X_centred, codes, train, atom_weights[k], table, pairs, shrinkage)
         stats["beta_"] = _beta_sums(stats, neighbors)
+        X_test = X_centred[test]
+        stats["test_values"] = np.ascontiguousarray(X_test.T)  # (n_voxels, n_test)
+        stats["test_norms"] = np.sqrt(neighbors @ (X_test**2).T)  # (n_spheres, n_test)
         fold = (X, X_centred, y, codes, train, test)
         for batch, batch_index in zip(batches, index, strict=True):
             accuracies[k, batch] = _batch_accuracy(
@@ -212,7 +216,7 @@ def _atoms(codes, folds):
     return atoms, weights
 
 
-def _fold_statistics(X_centred, codes, train, weights, table, pairs):
+def _fold_statistics(X_centred, codes, train, weights, table, pairs, shrinkage):
     """Class priors, means, variances and covariance tables of one training fold."""
     counts = np.bincount(codes[train], minlength=weights.shape[1]).astype(float)
     present = np.flatnonzero(counts)
@@ -227,7 +231,7 @@ def _fold_statistics(X_centred, codes, train, weights, table, pairs):
     variance = np.stack([np.append(x.var(axis=0), 1.0) for x in samples])  # dummy: 1
     mean_square = counts @ (variance + means**2) / counts.sum()
     partners = np.pad(pairs.partners, ((0, 0), (0, 1)), constant_values=-1)  # -1: dummy
-    covariance = []
+    tables, squared_correlations = [], []
     for i, c in enumerate(present):
         atoms = np.flatnonzero(weights[:, c])  # the fold's training atoms of class c
         second = weights[atoms[0], c] * table[atoms[0]]
@@ -235,7 +239,10 @@ def _fold_statistics(X_centred, codes, train, weights, table, pairs):
             second += weights[a, c] * table[a]
         second /= counts[i]
         second -= means[i][:, None] * means[i][partners]
-        covariance.append(second.ravel())
+        tables.append(second.ravel())
+        if shrinkage == "auto":  # squared correlations, for Ledoit-Wolf's delta
+            squared = second**2 / (variance[i][:, None] * variance[i][partners])
+            squared_correlations.append(squared.ravel())
     return {
         "present": present,
         "priors": counts / counts.sum(),
@@ -244,7 +251,8 @@ def _fold_statistics(X_centred, codes, train, weights, table, pairs):
         "means": means,
         "variance": variance,
         "constant": (variance <= _CONSTANT_TOLERANCE * mean_square).any(axis=0),
-        "tables": covariance,
+        "tables": tables,  # per class, the covariance of each (voxel, displacement) cell
+        "squared_correlations": squared_correlations,
     }
 
 
@@ -263,33 +271,46 @@ def _beta_sums(stats, neighbors):
     return beta_
 
 
-def _shrunk_covariance(blocks, variance, beta_, sizes, real, n_samples, shrinkage):
-    """One class's covariance on each sphere, shrunk as scikit-learn's LDA does: (n, p, p).
+def _pooled_covariance(index, stats, members, sizes, batch, shrinkage):
+    """The covariance of scikit-learn's LDA on each sphere: (n_spheres, p_max, p_max).
 
-    ``blocks`` are the empirical covariances (padded with zeros) and ``variance`` their
-    diagonals (padded with ones); ``beta_`` comes from :func:`_beta_sums`.
+    The sum over classes of ``prior * ((1 - alpha) * C + alpha * target)``, where ``C`` is
+    the class's empirical covariance on the sphere (its block of the class's table) and, for
+    Ledoit-Wolf ("auto"), alpha is computed on the standardized voxels (whose covariance is
+    the correlation: the sum of its squares over the block is needed) and the target is the
+    diagonal of variances; for a fixed shrinkage the target is ``trace(C) / p`` times the
+    identity (``shrunk_covariance``).
     """
-    p = sizes.astype(float)
+    priors, counts = stats["priors"], stats["counts"]
+    real = members < stats["means"].shape[1] - 1
+    variance = np.moveaxis(stats["variance"][:, members], 0, -1) * real[..., None]  # (s, p, K)
+    p = sizes.astype(float)[:, None]
     if shrinkage == "auto":
-        # Ledoit-Wolf on the standardized voxels, whose covariance is the correlation; then
-        # rescaled by the standard deviations, so the target is the diagonal of variances
-        inverse = 1 / variance
-        delta_ = np.einsum("sab,sa,sb->s", blocks**2, inverse, inverse)
-        beta = (beta_ / n_samples - delta_) / (p * n_samples)
+        delta_ = np.column_stack(
+            [
+                table[index].reshape(sizes.size, -1).sum(axis=1)
+                for table in stats["squared_correlations"]
+            ]
+        )  # (n_spheres, n_classes)
+        beta = (stats["beta_"][:, batch].T / counts - delta_) / (p * counts)
         delta = (delta_ - p) / p  # the standardized voxels have mean variance mu = 1
         beta = np.minimum(beta, delta)
         with np.errstate(invalid="ignore", divide="ignore"):
             alpha = np.where(beta == 0, 0.0, beta / delta)
         alpha[sizes == 1] = 0.0
-        target = np.where(real, variance, 0.0)
+        target = variance
     else:
-        # shrunk_covariance: towards mu * identity, mu = trace / n_features
-        alpha = np.full(sizes.shape, shrinkage)
-        target = (np.where(real, variance, 0.0).sum(axis=1) / p)[:, None] * real
-    shrunk = (1 - alpha)[:, None, None] * blocks
-    diagonal = np.arange(blocks.shape[1])
-    shrunk[:, diagonal, diagonal] += alpha[:, None] * target
-    return shrunk
+        alpha = np.full((sizes.size, priors.size), shrinkage)
+        target = (variance.sum(axis=1, keepdims=True) / p[:, :, None]) * real[..., None]
+    weights = priors * (1 - alpha)
+    sigma = np.zeros(index.shape)
+    for c, table in enumerate(stats["tables"]):
+        blocks = table[index]  # (n_spheres, p_max, p_max)
+        blocks *= weights[:, c, None, None]
+        sigma += blocks
+    diagonal = np.arange(members.shape[1])
+    sigma[:, diagonal, diagonal] += np.einsum("spk,sk->sp", target, priors * alpha) + ~real
+    return sigma
 
 
 def _batch_accuracy(fold, pairs, batch, index, stats, shrinkage):
@@ -299,16 +320,7 @@ def _batch_accuracy(fold, pairs, batch, index, stats, shrinkage):
     present, priors = stats["present"], stats["priors"]
     n_spheres, p_max = members.shape
     real = members < pairs.n_voxels
-    sigma = np.zeros((n_spheres, p_max, p_max))
-    for i in range(present.size):
-        variance = stats["variance"][i][members]
-        beta_ = stats["beta_"][i, batch]
-        blocks = stats["tables"][i][index]  # (n_spheres, p_max, p_max)
-        sigma += priors[i] * _shrunk_covariance(
-            blocks, variance, beta_, sizes, real, stats["counts"][i], shrinkage
-        )
-    diagonal = np.arange(p_max)
-    sigma[:, diagonal, diagonal] += ~real  # the padding voxel: identity
+    sigma = _pooled_covariance(index, stats, members, sizes, batch, shrinkage)  # padding: 1
     means = np.moveaxis(stats["means"][:, members], 0, -1)  # (n_spheres, p_max, n_classes)
     exact = stats["constant"][members].any(axis=1)
     if present.size == 2:  # as scikit-learn: one direction, the difference of the classes
@@ -318,10 +330,24 @@ def _batch_accuracy(fold, pairs, batch, index, stats, shrinkage):
     else:
         coef = _solve(sigma, means, exact)
         intercept = -0.5 * np.einsum("spk,spk->sk", means, coef) + np.log(priors)
-    test_values = np.vstack([X_centred[test].T, np.zeros((1, len(test)))])[members]
-    test_values = test_values.transpose(0, 2, 1)  # (n_spheres, n_test, p_max)
-    scores = np.einsum("snp,spk->snk", test_values, coef) + intercept[:, None, :]
-    magnitude = np.einsum("snp,spk->snk", np.abs(test_values), np.abs(coef))
+    # x_test[sphere] @ coef for every sphere at once: a sparse (n_spheres, n_voxels) matrix
+    # holding each sphere's coefficients times the test data
+    indptr = np.concatenate([[0], np.cumsum(sizes)])
+    scores = np.stack(
+        [
+            sparse.csr_matrix(
+                (coef[..., k][real], members[real], indptr), shape=(n_spheres, pairs.n_voxels)
+            )
+            @ stats["test_values"]
+            for k in range(coef.shape[2])
+        ],
+        axis=2,
+    )
+    scores += intercept[:, None, :]
+    # an upper bound of sum |x_j coef_j| + |intercept| (Cauchy-Schwarz): the scale of the
+    # rounding errors of the scores
+    coef_norm = np.sqrt(np.einsum("spk,spk->sk", coef, coef))
+    magnitude = stats["test_norms"][batch][:, :, None] * coef_norm[:, None, :]
     magnitude += np.abs(intercept)[:, None, :]
     if present.size == 2:
         predicted, margin = (scores[..., 0] > 0).astype(int), np.abs(scores[..., 0])
