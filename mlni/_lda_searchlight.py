@@ -241,7 +241,8 @@ def _fold_statistics(X_centred, codes, train, weights, table, pairs, shrinkage):
         second -= means[i][:, None] * means[i][partners]
         tables.append(second.ravel())
         if shrinkage == "auto":  # squared correlations, for Ledoit-Wolf's delta
-            squared = second**2 / (variance[i][:, None] * variance[i][partners])
+            with np.errstate(divide="ignore", invalid="ignore"):  # constant: refitted
+                squared = second**2 / (variance[i][:, None] * variance[i][partners])
             squared_correlations.append(squared.ravel())
     return {
         "present": present,
