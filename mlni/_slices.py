@@ -28,9 +28,8 @@ class Volume:
 
     def __init__(self, img, name, order):
         img = check_img(img, ndim=3, name=name)
-        self.data = np.nan_to_num(
-            np.asarray(get_data(img), dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0
-        )
+        self.data = np.nan_to_num(np.asarray(get_data(img), dtype=np.float64),
+                                  nan=0.0, posinf=0.0, neginf=0.0)
         self.affine = img.affine
         self.order = order
 
@@ -66,9 +65,8 @@ def _grid(bg, overlays):
     for volume, where in overlays:
         if where.any():
             extra = volume.bounds(where)
-            bounds = np.c_[
-                np.minimum(bounds[:, 0], extra[:, 0]), np.maximum(bounds[:, 1], extra[:, 1])
-            ]
+            bounds = np.c_[np.minimum(bounds[:, 0], extra[:, 0]),
+                           np.maximum(bounds[:, 1], extra[:, 1])]
     step = float(np.sqrt((bg.affine[:3, :3] ** 2).sum(axis=0)).min())
     return bounds + [-step, step], step
 
@@ -123,17 +121,13 @@ def _panels(display_mode, cut_coords):
     if display_mode == "ortho":
         coords = np.atleast_1d(np.asarray(cut_coords, dtype=float))
         if coords.shape != (3,):
-            raise ValueError(
-                f"'cut_coords' must be 3 numbers (x, y, z in mm) for "
-                f"display_mode='ortho'. Got {cut_coords!r}."
-            )
+            raise ValueError(f"'cut_coords' must be 3 numbers (x, y, z in mm) for "
+                             f"display_mode='ortho'. Got {cut_coords!r}.")
         return list(zip("xyz", coords, strict=True))
     coords = np.atleast_1d(np.asarray(cut_coords, dtype=float))
     if coords.ndim != 1 or coords.size == 0:
-        raise ValueError(
-            f"'cut_coords' must be a number or a list of numbers (mm) for "
-            f"display_mode={display_mode!r}. Got {cut_coords!r}."
-        )
+        raise ValueError(f"'cut_coords' must be a number or a list of numbers (mm) for "
+                         f"display_mode={display_mode!r}. Got {cut_coords!r}.")
     return [(display_mode, c) for c in coords]
 
 
@@ -149,12 +143,8 @@ def _layout(figure, panels, bounds, *, colorbar, legend, title):
     """Create one axes per panel (same mm scale everywhere) and an optional colorbar axes."""
     widths = [np.ptp(bounds[_PANEL_AXES[d][0]]) for d, _ in panels]
     heights = [np.ptp(bounds[_PANEL_AXES[d][1]]) for d, _ in panels]
-    top_in, bottom_in, cbar_in, gap_in = (
-        (0.45 if title else 0.1),
-        (0.35 if legend else 0.1),
-        (1.25 if colorbar else 0.1),
-        0.15,
-    )
+    top_in, bottom_in, cbar_in, gap_in = (0.45 if title else 0.1), (0.35 if legend else 0.1), \
+        (1.25 if colorbar else 0.1), 0.15
     if figure is None:
         panel_h = 2.6 if len(panels) <= 3 else 1.9
         scale = panel_h / max(heights)
@@ -162,35 +152,21 @@ def _layout(figure, panels, bounds, *, colorbar, legend, title):
         scale = min(scale, (fig_w - cbar_in - 0.1 - gap_in * len(panels)) / sum(widths))
         figure = plt.figure(figsize=(fig_w, max(heights) * scale + top_in + bottom_in))
     fig_w, fig_h = _size_inches(figure)
-    scale = min(
-        (fig_w - cbar_in - 0.1 - gap_in * len(panels)) / sum(widths),
-        (fig_h - top_in - bottom_in) / max(heights),
-    )
+    scale = min((fig_w - cbar_in - 0.1 - gap_in * len(panels)) / sum(widths),
+                (fig_h - top_in - bottom_in) / max(heights))
     figure.set_facecolor(_BACKGROUND)
     axes, left = [], 0.05
     for w, h in zip(widths, heights, strict=True):
-        ax = figure.add_axes(
-            [
-                left / fig_w,
-                (bottom_in + (max(heights) - h) * scale / 2) / fig_h,
-                w * scale / fig_w,
-                h * scale / fig_h,
-            ]
-        )
+        ax = figure.add_axes([left / fig_w, (bottom_in + (max(heights) - h) * scale / 2) / fig_h,
+                              w * scale / fig_w, h * scale / fig_h])
         ax.set_axis_off()
         axes.append(ax)
         left += w * scale + gap_in
     cax = None
     if colorbar:
         height = max(heights) * scale
-        cax = figure.add_axes(
-            [
-                (left + 0.1) / fig_w,
-                (bottom_in + 0.1 * height) / fig_h,
-                0.15 / fig_w,
-                0.8 * height / fig_h,
-            ]
-        )
+        cax = figure.add_axes([(left + 0.1) / fig_w, (bottom_in + 0.1 * height) / fig_h,
+                               0.15 / fig_w, 0.8 * height / fig_h])
     return figure, axes, cax
 
 
@@ -216,29 +192,13 @@ def _color_limits(values, threshold, vmax, symmetric):
     return min(low, vmax - 1e-12), vmax
 
 
-def draw_slices(
-    bg_img,
-    stat,
-    labels,
-    *,
-    threshold,
-    display_mode,
-    cut_coords,
-    contours,
-    cmap,
-    vmax,
-    symmetric,
-    colorbar,
-    title,
-    figure,
-    cbar_label,
-):
+def draw_slices(bg_img, stat, labels, *, threshold, display_mode, cut_coords, contours, cmap,
+                 vmax, symmetric, colorbar, title, figure, cbar_label):
     """Shared engine of :func:`plot_slices` and :func:`plot_labels`."""
     check_in(display_mode, ("ortho", "x", "y", "z"), name="display_mode")
     if contours is not None and not isinstance(contours, dict):
-        raise TypeError(
-            f"'contours' must be a dict of label -> mask image. Got {type(contours).__name__}."
-        )
+        raise TypeError(f"'contours' must be a dict of label -> mask image. Got "
+                        f"{type(contours).__name__}.")
     bg = Volume(bg_img, "bg_img", order=1)
     masks = {str(k): Volume(v, f"contours[{k!r}]", order=0) for k, v in (contours or {}).items()}
     overlays = [(mask, mask.data != 0) for mask in masks.values()]
@@ -250,14 +210,8 @@ def draw_slices(
     if cut_coords is None:
         cut_coords = _default_cuts(display_mode, bg, bounds, stat, threshold)
     panels = _panels(display_mode, cut_coords)
-    figure, axes, cax = _layout(
-        figure,
-        panels,
-        bounds,
-        colorbar=colorbar and stat is not None,
-        legend=bool(masks),
-        title=title,
-    )
+    figure, axes, cax = _layout(figure, panels, bounds, colorbar=colorbar and stat is not None,
+                                legend=bool(masks), title=title)
     bg_values = bg.data[bg.data != 0]
     bg_lim = np.percentile(bg_values, [2, 99.5]) if bg_values.size else (0, 1)
     if stat is not None:
@@ -265,66 +219,31 @@ def draw_slices(
     image = None
     for ax, (direction, coord) in zip(axes, panels, strict=True):
         points, extent = _panel_points(direction, coord, bounds, step)
-        ax.imshow(
-            bg.sample(points),
-            cmap="gray",
-            origin="lower",
-            extent=extent,
-            vmin=bg_lim[0],
-            vmax=bg_lim[1],
-            interpolation="bilinear",
-        )
+        ax.imshow(bg.sample(points), cmap="gray", origin="lower", extent=extent,
+                  vmin=bg_lim[0], vmax=bg_lim[1], interpolation="bilinear")
         if stat is not None:
             values = stat.sample(points)
             hidden = (values == 0) | (np.abs(values) < (threshold or 0))
-            image = ax.imshow(
-                np.ma.masked_array(values, hidden),
-                cmap=cmap,
-                origin="lower",
-                extent=extent,
-                vmin=vmin,
-                vmax=vmax,
-                interpolation="nearest",
-            )
+            image = ax.imshow(np.ma.masked_array(values, hidden), cmap=cmap, origin="lower",
+                              extent=extent, vmin=vmin, vmax=vmax, interpolation="nearest")
         if labels is not None:
             volume, label_cmap = labels
-            ax.imshow(
-                np.ma.masked_equal(volume.sample(points), 0),
-                cmap=label_cmap,
-                origin="lower",
-                extent=extent,
-                vmin=0.5,
-                vmax=label_cmap.N + 0.5,
-                interpolation="nearest",
-                alpha=0.85,
-            )
+            ax.imshow(np.ma.masked_equal(volume.sample(points), 0), cmap=label_cmap,
+                      origin="lower", extent=extent, vmin=0.5, vmax=label_cmap.N + 0.5,
+                      interpolation="nearest", alpha=0.85)
         for color, mask in zip(_CONTOUR_COLORS * 4, masks.values(), strict=False):
             outline = mask.sample(points)
             if outline.max() > 0.5 and outline.min() < 0.5:
-                ax.contour(
-                    outline,
-                    levels=[0.5],
-                    colors=[color],
-                    linewidths=1.2,
-                    origin="lower",
-                    extent=extent,
-                )
+                ax.contour(outline, levels=[0.5], colors=[color], linewidths=1.2,
+                           origin="lower", extent=extent)
         _label_panel(ax, direction, coord, extent)
     if cax is not None and image is not None:
         _add_colorbar(figure, image, cax, threshold, cbar_label)
     if masks:
         handles = [Line2D([], [], color=c, lw=2) for c in _CONTOUR_COLORS * 4][: len(masks)]
-        figure.legend(
-            handles,
-            list(masks),
-            loc="lower left",
-            ncol=len(masks),
-            frameon=False,
-            labelcolor=_FOREGROUND,
-            fontsize=9,
-            bbox_to_anchor=(0.0, 0.0),
-            handlelength=1.5,
-        )
+        figure.legend(handles, list(masks), loc="lower left", ncol=len(masks), frameon=False,
+                      labelcolor=_FOREGROUND, fontsize=9, bbox_to_anchor=(0.0, 0.0),
+                      handlelength=1.5)
     if title:
         figure.text(0.01, 0.99, title, color=_FOREGROUND, fontsize=12, ha="left", va="top")
     return figure

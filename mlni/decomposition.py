@@ -120,9 +120,8 @@ def orient_maps(maps):
     return z * signs[:, np.newaxis]
 
 
-def concat_ica(
-    subjects, *, n_components=10, n_subject_components=None, random_state=2, max_iter=400
-):
+def concat_ica(subjects, *, n_components=10, n_subject_components=None, random_state=2,
+               max_iter=400):
     """Extract group spatial maps with concatenation ICA (PCA per subject, then spatial ICA).
 
     Parameters
@@ -170,12 +169,8 @@ def concat_ica(
             f"'n_components' must be at most n_subjects * n_subject_components = "
             f"{stacked.shape[0]}. Got {n_components}."
         )
-    ica = FastICA(
-        n_components=n_components,
-        whiten="unit-variance",
-        max_iter=max_iter,
-        random_state=random_state,
-    )
+    ica = FastICA(n_components=n_components, whiten="unit-variance", max_iter=max_iter,
+                  random_state=random_state)
     sources = ica.fit_transform(stacked.T)
     return orient_maps(sources.T)
 
@@ -268,7 +263,9 @@ def component_at(maps, mask_img, coord, *, radius=6.0):
         raise ValueError(f"'radius' must be positive. Got {radius}.")
     mask = np.asarray(mask_img.dataobj) != 0
     if mask.sum() != maps.shape[1]:
-        raise ValueError(f"'maps' has {maps.shape[1]} voxels but 'mask_img' has {int(mask.sum())}.")
+        raise ValueError(
+            f"'maps' has {maps.shape[1]} voxels but 'mask_img' has {int(mask.sum())}."
+        )
     ijk = np.column_stack(np.nonzero(mask))
     xyz = ijk @ mask_img.affine[:3, :3].T + mask_img.affine[:3, 3]
     distance = np.linalg.norm(xyz - coord, axis=1)
@@ -311,7 +308,9 @@ def regions_from_maps(maps, mask_img, *, threshold=2.0, min_size=10):
     _check_positive_int(min_size, "min_size")
     mask = np.asarray(mask_img.dataobj) != 0
     if mask.sum() != maps.shape[1]:
-        raise ValueError(f"'maps' has {maps.shape[1]} voxels but 'mask_img' has {int(mask.sum())}.")
+        raise ValueError(
+            f"'maps' has {maps.shape[1]} voxels but 'mask_img' has {int(mask.sum())}."
+        )
     winner = np.argmax(maps, axis=0)
     strong = maps.max(axis=0) > threshold
     labels = np.zeros(maps.shape[1], dtype=int)

@@ -153,9 +153,8 @@ def resample_img(img, target_affine, target_shape=None, interpolation="continuou
     if target_affine.shape == (3, 3):
         target_affine, target_shape = _bounding_grid(img.shape[:3], img.affine, target_affine)
     elif target_shape is None:
-        _, target_shape = _bounding_grid(
-            img.shape[:3], img.affine, target_affine[:3, :3], origin=target_affine[:3, 3]
-        )
+        _, target_shape = _bounding_grid(img.shape[:3], img.affine, target_affine[:3, :3],
+                                         origin=target_affine[:3, 3])
     transform = np.linalg.solve(img.affine, target_affine)  # target voxel -> source voxel
     matrix, offset = transform[:3, :3], transform[:3, 3]
     if np.allclose(matrix, np.diag(np.diag(matrix))):
@@ -173,19 +172,11 @@ def resample_img(img, target_affine, target_shape=None, interpolation="continuou
             volume = np.where(bad, 0, volume)
         else:
             bad = None
-        ndimage.affine_transform(
-            volume,
-            matrix,
-            offset=offset,
-            output_shape=target_shape,
-            output=out[(...,) + index],
-            order=order,
-            cval=0.0,
-        )
+        ndimage.affine_transform(volume, matrix, offset=offset, output_shape=target_shape,
+                                 output=out[(...,) + index], order=order, cval=0.0)
         if bad is not None:  # voxels that came from NaNs stay NaNs
-            bad_out = ndimage.affine_transform(
-                bad.astype(np.uint8), matrix, offset=offset, output_shape=target_shape, order=0
-            )
+            bad_out = ndimage.affine_transform(bad.astype(np.uint8), matrix, offset=offset,
+                                               output_shape=target_shape, order=0)
             out[(...,) + index][bad_out > 0] = np.nan
     if order > 0 and data.size:
         low, high = min(np.nanmin(data), 0), max(np.nanmax(data), 0)
@@ -351,28 +342,21 @@ def index_img(imgs, index):
     n_volumes = img.shape[3]
     if isinstance(index, (Integral, np.integer)) and not isinstance(index, bool):
         if not -n_volumes <= index < n_volumes:
-            raise IndexError(
-                f"'index' {index} is out of range for an image of {n_volumes} volumes."
-            )
+            raise IndexError(f"'index' {index} is out of range for an image of {n_volumes} "
+                             "volumes.")
         return new_img_like(img, _read_volumes(img, int(index)))
     if not isinstance(index, slice):
         index = np.asarray(index)
         if index.dtype == bool:
             if index.shape != (n_volumes,):
-                raise ValueError(
-                    f"A boolean 'index' must have one value per volume "
-                    f"({n_volumes}). Got shape {index.shape}."
-                )
+                raise ValueError(f"A boolean 'index' must have one value per volume "
+                                 f"({n_volumes}). Got shape {index.shape}.")
         elif index.dtype.kind not in "iu" and index.size:
-            raise TypeError(
-                f"'index' must be an int, a slice, or ints or booleans. "
-                f"Got values of dtype {index.dtype}."
-            )
+            raise TypeError(f"'index' must be an int, a slice, or ints or booleans. "
+                            f"Got values of dtype {index.dtype}.")
         elif index.size and (index.max() >= n_volumes or index.min() < -n_volumes):
-            raise IndexError(
-                f"'index' values must be in [-{n_volumes}, {n_volumes - 1}]. "
-                f"Got {index.min()} to {index.max()}."
-            )
+            raise IndexError(f"'index' values must be in [-{n_volumes}, {n_volumes - 1}]. "
+                             f"Got {index.min()} to {index.max()}.")
     return new_img_like(img, _read_volumes(img, index))
 
 

@@ -67,10 +67,8 @@ def apply_mask(imgs, mask_img, smoothing_fwhm=None, dtype="float32"):
     if isinstance(imgs, (list, tuple)):
         if len(imgs) == 0:
             raise ValueError("'imgs' must not be an empty list.")
-        parts = [
-            _mask_one(one, mask_img, mask, smoothing_fwhm, dtype, f"imgs[{i}]")
-            for i, one in enumerate(imgs)
-        ]
+        parts = [_mask_one(one, mask_img, mask, smoothing_fwhm, dtype, f"imgs[{i}]")
+                 for i, one in enumerate(imgs)]
         return np.concatenate(parts, axis=0)
     return _mask_one(imgs, mask_img, mask, smoothing_fwhm, dtype, "imgs")
 
@@ -85,9 +83,8 @@ def _mask_one(img, mask_img, mask, smoothing_fwhm, dtype, name):
         if data.ndim == 3:
             values = _smooth_array(data, img.affine, smoothing_fwhm)[mask][:, None]
         else:  # volume by volume: no float copy of the whole 4D image
-            values = np.empty(
-                (int(mask.sum()), data.shape[3]), dtype=np.float64 if dtype is None else dtype
-            )
+            values = np.empty((int(mask.sum()), data.shape[3]),
+                              dtype=np.float64 if dtype is None else dtype)
             for t in range(data.shape[3]):
                 values[:, t] = _smooth_array(data[..., t], img.affine, smoothing_fwhm)[mask]
     else:

@@ -198,9 +198,8 @@ def _fit_pixel(X, y, folds, selected, models, Cs):
     return scores
 
 
-def table1_grid(
-    X, Y, *, models=TABLE1_MODELS, Cs=TABLE1_CS, k=500, n_folds=5, pixels=None, n_jobs=2
-):
+def table1_grid(X, Y, *, models=TABLE1_MODELS, Cs=TABLE1_CS, k=500, n_folds=5, pixels=None,
+                n_jobs=2):
     """Cross-validated accuracy of one classifier per pixel, for several models and C.
 
     For each fold, the F-test of :func:`f_scores` ranks the voxels for all pixels at once on

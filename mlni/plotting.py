@@ -31,22 +31,9 @@ __all__ = ["plot_labels", "plot_pixel_grid", "plot_pixels", "plot_slices"]
 from mlni._slices import Volume, draw_slices
 
 
-def plot_slices(
-    bg_img,
-    stat_img=None,
-    *,
-    threshold=None,
-    display_mode="ortho",
-    cut_coords=None,
-    contours=None,
-    cmap="RdBu_r",
-    vmax=None,
-    symmetric=True,
-    colorbar=True,
-    title=None,
-    figure=None,
-    cbar_label=None,
-):
+def plot_slices(bg_img, stat_img=None, *, threshold=None, display_mode="ortho", cut_coords=None,
+                contours=None, cmap="RdBu_r", vmax=None, symmetric=True, colorbar=True,
+                title=None, figure=None, cbar_label=None):
     """Draw brain slices: grey background, thresholded colour map, coloured contours.
 
     Parameters
@@ -95,27 +82,14 @@ def plot_slices(
     check_positive(vmax, name="vmax", allow_none=True)
     # nearest neighbour: every coloured square is a real voxel, and nothing leaks past a mask
     stat = None if stat_img is None else Volume(stat_img, "stat_img", order=0)
-    return draw_slices(
-        bg_img,
-        stat,
-        None,
-        threshold=threshold,
-        display_mode=display_mode,
-        cut_coords=cut_coords,
-        contours=contours,
-        cmap=cmap,
-        vmax=vmax,
-        symmetric=symmetric,
-        colorbar=colorbar,
-        title=title,
-        figure=figure,
-        cbar_label=cbar_label,
-    )
+    return draw_slices(bg_img, stat, None, threshold=threshold, display_mode=display_mode,
+                        cut_coords=cut_coords, contours=contours, cmap=cmap, vmax=vmax,
+                        symmetric=symmetric, colorbar=colorbar, title=title, figure=figure,
+                        cbar_label=cbar_label)
 
 
-def plot_labels(
-    label_img, bg_img, *, display_mode="z", cut_coords=None, title=None, figure=None, random_state=0
-):
+def plot_labels(label_img, bg_img, *, display_mode="z", cut_coords=None, title=None,
+                figure=None, random_state=0):
     """Draw a label image (a parcellation) with one random colour per label over a background.
 
     Parameters
@@ -149,25 +123,14 @@ def plot_labels(
     rng = np.random.default_rng(random_state)
     cmap = mcolors.ListedColormap(rng.uniform(0.15, 1.0, size=(values.size, 3)))
     n_text = f"{values.size} labels"
-    return draw_slices(
-        bg_img,
-        None,
-        (labels, cmap),
-        threshold=None,
-        display_mode=display_mode,
-        cut_coords=cut_coords,
-        contours=None,
-        cmap=None,
-        vmax=None,
-        symmetric=True,
-        colorbar=False,
-        figure=figure,
-        cbar_label=None,
-        title=f"{title} ({n_text})" if title else n_text,
-    )
+    return draw_slices(bg_img, None, (labels, cmap), threshold=None, display_mode=display_mode,
+                        cut_coords=cut_coords, contours=None, cmap=None, vmax=None,
+                        symmetric=True, colorbar=False, figure=figure, cbar_label=None,
+                        title=f"{title} ({n_text})" if title else n_text)
 
 
-def plot_pixels(values, *, ax=None, cmap="gray", vmin=None, vmax=None, title=None, colorbar=False):
+def plot_pixels(values, *, ax=None, cmap="gray", vmin=None, vmax=None, title=None,
+                colorbar=False):
     """Show a small image (e.g. a 10x10 visual stimulus) with a line around every pixel.
 
     Parameters
@@ -210,19 +173,16 @@ def _as_pixels(values, name):
     if values.ndim == 1:
         side = int(round(np.sqrt(values.size)))
         if side * side != values.size:
-            raise ValueError(
-                f"A 1D '{name}' must have a square length (e.g. 100 for 10x10). "
-                f"Got length {values.size}."
-            )
+            raise ValueError(f"A 1D '{name}' must have a square length (e.g. 100 for 10x10). "
+                             f"Got length {values.size}.")
         values = values.reshape(side, side)
     if values.ndim != 2:
         raise ValueError(f"'{name}' must be a 2D image. Got shape {values.shape}.")
     return values
 
 
-def plot_pixel_grid(
-    images, *, titles=None, ncols=6, cmap="gray", vmin=None, vmax=None, suptitle=None
-):
+def plot_pixel_grid(images, *, titles=None, ncols=6, cmap="gray", vmin=None, vmax=None,
+                    suptitle=None):
     """Show several small images side by side with shared colour limits.
 
     Parameters
@@ -249,30 +209,18 @@ def plot_pixel_grid(
     if isinstance(ncols, bool) or not isinstance(ncols, Real) or ncols < 1:
         raise ValueError(f"'ncols' must be a positive integer. Got {ncols!r}.")
     if titles is not None and len(titles) != len(images):
-        raise ValueError(
-            f"'titles' must have one title per image ({len(images)}). Got {len(titles)}."
-        )
+        raise ValueError(f"'titles' must have one title per image ({len(images)}). "
+                         f"Got {len(titles)}.")
     vmin = min(float(np.nanmin(one)) for one in images) if vmin is None else vmin
     vmax = max(float(np.nanmax(one)) for one in images) if vmax is None else vmax
     ncols = int(min(ncols, len(images)))
     nrows = int(np.ceil(len(images) / ncols))
-    figure, axes = plt.subplots(
-        nrows,
-        ncols,
-        figsize=(1.7 * ncols, 1.8 * nrows + 0.3 * bool(suptitle)),
-        squeeze=False,
-        layout="constrained",
-    )
+    figure, axes = plt.subplots(nrows, ncols, figsize=(1.7 * ncols, 1.8 * nrows + 0.3 * bool(
+        suptitle)), squeeze=False, layout="constrained")
     for i, ax in enumerate(axes.ravel()):
         if i < len(images):
-            plot_pixels(
-                images[i],
-                ax=ax,
-                cmap=cmap,
-                vmin=vmin,
-                vmax=vmax,
-                title=None if titles is None else titles[i],
-            )
+            plot_pixels(images[i], ax=ax, cmap=cmap, vmin=vmin, vmax=vmax,
+                        title=None if titles is None else titles[i])
         else:
             ax.set_axis_off()
     if suptitle:

@@ -35,16 +35,8 @@ __all__ = ["clean"]
 _BUTTERWORTH_ORDER = 5
 
 
-def clean(
-    signals,
-    *,
-    detrend=True,
-    standardize=True,
-    low_pass=None,
-    high_pass=None,
-    t_r=None,
-    confounds=None,
-):
+def clean(signals, *, detrend=True, standardize=True, low_pass=None, high_pass=None, t_r=None,
+          confounds=None):
     """Detrend, filter, remove confounds from and standardise time series.
 
     Parameters
@@ -194,7 +186,9 @@ def _regress_out(signals, confounds):
 
 def _load_confounds(confounds, *, n_samples):
     """Read confounds given as array, DataFrame, CSV/TSV path or list; return a 2D array."""
-    is_list = isinstance(confounds, list) and not all(isinstance(c, Real) for c in confounds)
+    is_list = isinstance(confounds, list) and not all(
+        isinstance(c, Real) for c in confounds
+    )
     parts = confounds if is_list else [confounds]
     arrays = []
     for part in parts:

@@ -233,10 +233,8 @@ def explore(draw: Callable[..., Figure], controls, *, defaults=None, frames=None
     values, chosen = _check_controls(controls, defaults, frames)
     from IPython.display import display
 
-    view = (
-        _live_box(draw, values, chosen)
-        if not in_book_build()
-        else _static_view(draw, values, chosen, frames)
+    view = _live_box(draw, values, chosen) if not in_book_build() else _static_view(
+        draw, values, chosen, frames
     )
     display(view)
     if isinstance(view, Figure):

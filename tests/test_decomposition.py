@@ -114,9 +114,8 @@ def test_match_components_is_one_to_one_and_sign_aware():
     assert dict(zip(index_a, index_b, strict=True)) == {0: 1, 1: 3, 2: 0, 3: 2}
     np.testing.assert_allclose(r, -1.0)
     # without absolute values, negative matches are avoided when possible
-    _, _, r_signed = match_components(
-        sources[:2], np.vstack([-sources[:2], sources[:2]]), absolute=False
-    )
+    _, _, r_signed = match_components(sources[:2], np.vstack([-sources[:2], sources[:2]]),
+                                      absolute=False)
     np.testing.assert_allclose(r_signed, 1.0)
     with pytest.raises(TypeError, match="'absolute' must be a bool"):
         match_components(sources, sources, absolute="yes")
@@ -161,10 +160,10 @@ def test_regions_from_maps_splits_networks():
     mask_img = _mask_img()
     mask = np.asarray(mask_img.dataobj) != 0
     volumes = np.zeros((2,) + mask.shape)
-    volumes[0, 2:4, 2:4, 2:5] = 3.0  # network 0: two separate blobs of 12 and 8 voxels
+    volumes[0, 2:4, 2:4, 2:5] = 3.0      # network 0: two separate blobs of 12 and 8 voxels
     volumes[0, 6:8, 6:8, 6:8] = 3.0
-    volumes[1, 2:8, 6:8, 2:4] = 2.5  # network 1: one blob of 24 voxels
-    volumes[1, 7, 2, 7] = 9.0  # and a lone voxel, too small to count
+    volumes[1, 2:8, 6:8, 2:4] = 2.5      # network 1: one blob of 24 voxels
+    volumes[1, 7, 2, 7] = 9.0            # and a lone voxel, too small to count
     maps = volumes[:, mask]
     labels, region_component = regions_from_maps(maps, mask_img, threshold=2, min_size=5)
     assert region_component.tolist() == [0, 0, 1]

@@ -27,9 +27,8 @@ def _img(shape=(12, 14, 10), affine=AFFINE, seed=0):
 
 def _oblique_affine():
     theta = 0.3
-    rotation = np.array(
-        [[np.cos(theta), -np.sin(theta), 0], [np.sin(theta), np.cos(theta), 0], [0, 0, 1]]
-    )
+    rotation = np.array([[np.cos(theta), -np.sin(theta), 0], [np.sin(theta), np.cos(theta), 0],
+                         [0, 0, 1]])
     affine = np.eye(4)
     affine[:3, :3] = 2.5 * rotation
     affine[:3, 3] = [-20, -30, -10]
@@ -41,14 +40,9 @@ def _nilearn_resample(img, target_affine, target_shape, interpolation):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nilearn's notices about sform / copy_header
-        return nilearn_resample_img(
-            img,
-            target_affine=target_affine,
-            target_shape=target_shape,
-            interpolation=interpolation,
-            force_resample=True,
-            copy_header=True,
-        )
+        return nilearn_resample_img(img, target_affine=target_affine, target_shape=target_shape,
+                                    interpolation=interpolation, force_resample=True,
+                                    copy_header=True)
 
 
 # --- load / new_img_like -------------------------------------------------------------------
@@ -88,14 +82,10 @@ def test_new_img_like_dtypes_and_affine():
 # --- resample_img ----------------------------------------------------------------------------
 
 TARGETS = {
-    "4x4 coarser, no shape": (
-        np.array([[4.0, 0, 0, -50], [0, 4, 0, -45], [0, 0, 4, -25], [0, 0, 0, 1]]),
-        None,
-    ),
-    "4x4 finer with shape": (
-        np.array([[2.0, 0, 0, -28], [0, 2, 0, -35], [0, 0, 2, -15], [0, 0, 0, 1]]),
-        (15, 16, 14),
-    ),
+    "4x4 coarser, no shape": (np.array([[4.0, 0, 0, -50], [0, 4, 0, -45], [0, 0, 4, -25],
+                                        [0, 0, 0, 1]]), None),
+    "4x4 finer with shape": (np.array([[2.0, 0, 0, -28], [0, 2, 0, -35], [0, 0, 2, -15],
+                                       [0, 0, 0, 1]]), (15, 16, 14)),
     "3x3 flipped x": (np.diag([-2.0, 2.0, 2.0]), None),
     "oblique 4x4": (_oblique_affine(), (20, 20, 12)),
     "oblique 3x3": (_oblique_affine()[:3, :3], None),
@@ -137,9 +127,8 @@ def test_resample_img_identity_and_nearest_labels():
     img = _img()
     same = resample_img(img, AFFINE, img.shape)
     np.testing.assert_allclose(same.get_fdata(), img.get_fdata(), atol=1e-10)
-    labels = nib.Nifti1Image(
-        np.random.default_rng(0).integers(0, 4, (12, 14, 10)).astype(np.int16), AFFINE
-    )
+    labels = nib.Nifti1Image(np.random.default_rng(0).integers(0, 4, (12, 14, 10)).astype(
+        np.int16), AFFINE)
     out = resample_img(labels, np.diag([2.0, 2.0, 2.0]), interpolation="nearest")
     assert out.get_data_dtype() == np.int16
     assert set(np.unique(out.get_fdata())) <= {0, 1, 2, 3}
@@ -150,11 +139,8 @@ def test_resample_img_interpolated_integers_become_floats():
     img = nib.Nifti1Image(data, AFFINE)
     out = resample_img(img, np.diag([2.0, 2.0, 2.0]), interpolation="linear")
     assert out.get_data_dtype() == np.float32
-    reference = resample_img(
-        nib.Nifti1Image(data.astype(np.float64), AFFINE),
-        np.diag([2.0, 2.0, 2.0]),
-        interpolation="linear",
-    )
+    reference = resample_img(nib.Nifti1Image(data.astype(np.float64), AFFINE),
+                             np.diag([2.0, 2.0, 2.0]), interpolation="linear")
     np.testing.assert_allclose(out.get_fdata(), reference.get_fdata(), rtol=1e-6)
     wide = nib.Nifti1Image(data.astype(np.int32), AFFINE)
     assert resample_img(wide, np.diag([2.0, 2.0, 2.0])).get_data_dtype() == np.float64
@@ -264,7 +250,8 @@ def test_index_img_from_disk_and_never_a_view(tmp_path):
     img.to_filename(path)
     data = img.get_fdata()
     np.testing.assert_allclose(index_img(path, 3).get_fdata(), data[..., 3], rtol=1e-6)
-    np.testing.assert_allclose(index_img(path, slice(1, 4)).get_fdata(), data[..., 1:4], rtol=1e-6)
+    np.testing.assert_allclose(index_img(path, slice(1, 4)).get_fdata(), data[..., 1:4],
+                               rtol=1e-6)
     out = index_img(img, slice(0, 2))
     np.asanyarray(out.dataobj)[:] = 0
     assert np.any(img.get_fdata()[..., :2] != 0)  # the input image is untouched
@@ -291,11 +278,8 @@ def test_concat_imgs():
     assert out.shape == (12, 14, 10, 5)
     np.testing.assert_array_equal(out.get_fdata()[..., 3], volume.get_fdata())
     np.testing.assert_array_equal(out.get_fdata()[..., :3], img4d.get_fdata())
-    with pytest.raises(
-        ValueError,
-        match=r"must have the same 3D shape. Got \(12, 14, 10\) and "
-        r"\(12, 14, 9\)",
-    ):
+    with pytest.raises(ValueError, match=r"must have the same 3D shape. Got \(12, 14, 10\) and "
+                       r"\(12, 14, 9\)"):
         concat_imgs([volume, _img((12, 14, 9))])
     with pytest.raises(ValueError, match="'imgs' must not be an empty list"):
         concat_imgs([])

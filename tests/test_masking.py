@@ -132,19 +132,13 @@ def test_unmask_booleans_become_uint8(mask_img):
 def test_mask_errors(func_img):
     two_values = np.zeros(SHAPE)
     two_values[1, 1, 1], two_values[2, 2, 2] = 1, 2
-    with pytest.raises(
-        ValueError,
-        match=r"'mask_img' must be binary .* Got values \[0.0, 1.0, "
-        r"2.0\]",
-    ):
+    with pytest.raises(ValueError, match=r"'mask_img' must be binary .* Got values \[0.0, 1.0, "
+                       r"2.0\]"):
         apply_mask(func_img, nib.Nifti1Image(two_values, AFFINE))
     with pytest.raises(ValueError, match="'mask_img' is empty"):
         apply_mask(func_img, nib.Nifti1Image(np.zeros(SHAPE), AFFINE))
-    with pytest.raises(
-        ValueError,
-        match=r"'mask_img' must be a 3D image. Got a 4D image of shape "
-        r"\(9, 10, 8, 6\)",
-    ):
+    with pytest.raises(ValueError, match=r"'mask_img' must be a 3D image. Got a 4D image of shape "
+                       r"\(9, 10, 8, 6\)"):
         apply_mask(func_img, func_img)
     with_nan = np.ones(SHAPE)
     with_nan[0, 0, 0] = np.nan
@@ -154,11 +148,8 @@ def test_mask_errors(func_img):
 
 def test_apply_mask_grid_errors(func_img, mask_img):
     small = nib.Nifti1Image(np.ones((9, 10, 7)), AFFINE)
-    with pytest.raises(
-        ValueError,
-        match=r"'imgs' and 'mask_img' must have the same 3D shape. Got "
-        r"\(9, 10, 8\) and \(9, 10, 7\)",
-    ):
+    with pytest.raises(ValueError, match=r"'imgs' and 'mask_img' must have the same 3D shape. Got "
+                       r"\(9, 10, 8\) and \(9, 10, 7\)"):
         apply_mask(func_img, small)
     shifted = nib.Nifti1Image(mask_img.get_fdata(), np.eye(4))
     with pytest.raises(ValueError, match=r"must have the same affine. Got\n\[\[ *3\."):
@@ -177,11 +168,8 @@ def test_apply_mask_nan_inside_mask_error(func_img, mask_img):
     data = func_img.get_fdata()
     data[4, 5, 3, 2] = np.nan
     img = nib.Nifti1Image(data, AFFINE)
-    with pytest.raises(
-        ValueError,
-        match=r"'imgs' must contain only finite values inside the "
-        r"mask. Got 1 NaN",
-    ):
+    with pytest.raises(ValueError, match=r"'imgs' must contain only finite values inside the "
+                       r"mask. Got 1 NaN"):
         apply_mask(img, mask_img)
     with pytest.raises(ValueError, match="only finite values inside the mask"):
         apply_mask(img, mask_img, smoothing_fwhm=4)
@@ -189,11 +177,8 @@ def test_apply_mask_nan_inside_mask_error(func_img, mask_img):
 
 def test_unmask_errors(mask_img):
     n_voxels = int(mask_img.get_fdata().sum())
-    with pytest.raises(
-        ValueError,
-        match=rf"one column per mask voxel \({n_voxels}\). Got shape "
-        rf"\(2, {n_voxels + 1}\)",
-    ):
+    with pytest.raises(ValueError, match=rf"one column per mask voxel \({n_voxels}\). Got shape "
+                       rf"\(2, {n_voxels + 1}\)"):
         unmask(np.zeros((2, n_voxels + 1)), mask_img)
     with pytest.raises(ValueError, match=r"'X' must be 1D .* or 2D .* Got shape \(1, 1, "):
         unmask(np.zeros((1, 1, n_voxels)), mask_img)

@@ -26,15 +26,12 @@ def test_get_source(monkeypatch):
     monkeypatch.setenv("MLNI_DATA_SOURCE", "simulated")
     assert get_source() == "simulated"
     assert get_source("auto") == "auto"
-    with pytest.raises(
-        ValueError, match="'source' must be one of 'auto', 'real', 'simulated'. Got 'fake'"
-    ):
+    with pytest.raises(ValueError, match="'source' must be one of 'auto', 'real', 'simulated'. "
+                                         "Got 'fake'"):
         get_source("fake")
     monkeypatch.setenv("MLNI_DATA_SOURCE", "offline")
-    with pytest.raises(
-        ValueError,
-        match="The environment variable MLNI_DATA_SOURCE must be one of .* Got 'offline'",
-    ):
+    with pytest.raises(ValueError, match="The environment variable MLNI_DATA_SOURCE must be one "
+                                         "of .* Got 'offline'"):
         get_source()
 
 

@@ -140,23 +140,20 @@ def test_colour_limits(bg_img, stat_img):
     assert high == pytest.approx(np.abs(stat_img.get_fdata()).max())
 
 
-@pytest.mark.parametrize(
-    ("display_mode", "cut_coords", "n_panels"),
-    [("z", [-10, 0, 10, 20], 4), ("x", 5.0, 1), ("y", None, 6), ("z", None, 6)],
-)
+@pytest.mark.parametrize(("display_mode", "cut_coords", "n_panels"),
+                         [("z", [-10, 0, 10, 20], 4), ("x", 5.0, 1), ("y", None, 6),
+                          ("z", None, 6)])
 def test_rows_of_slices(bg_img, stat_img, display_mode, cut_coords, n_panels):
-    fig = plot_slices(
-        bg_img, stat_img, display_mode=display_mode, cut_coords=cut_coords, colorbar=False
-    )
+    fig = plot_slices(bg_img, stat_img, display_mode=display_mode, cut_coords=cut_coords,
+                      colorbar=False)
     assert len(fig.axes) == n_panels
     labels = [t for t in _texts(fig) if t.startswith(f"{display_mode}=")]
     assert len(labels) == n_panels
 
 
 def test_contours_are_drawn_with_a_legend(bg_img, stat_img, mask_img):
-    fig = plot_slices(
-        bg_img, stat_img, contours={"face": mask_img, "empty": mask_img}, cut_coords=BLOB_CENTRE
-    )
+    fig = plot_slices(bg_img, stat_img, contours={"face": mask_img, "empty": mask_img},
+                      cut_coords=BLOB_CENTRE)
     legend_texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend_texts == ["face", "empty"]
     n_contour_sets = sum(len(ax.collections) for ax in fig.axes[:3])
@@ -210,9 +207,8 @@ def test_plot_slices_errors(bg_img, stat_img):
         plot_slices(bg_img, stat_img, threshold=-1)
     with pytest.raises(ValueError, match="'vmax' must be positive. Got 0"):
         plot_slices(bg_img, stat_img, vmax=0)
-    with pytest.raises(
-        TypeError, match="'contours' must be a dict of label -> mask image. Got list"
-    ):
+    with pytest.raises(TypeError, match="'contours' must be a dict of label -> mask image. Got "
+                       "list"):
         plot_slices(bg_img, contours=[stat_img])
     four_d = nib.Nifti1Image(np.zeros((4, 4, 4, 2)), np.eye(4))
     with pytest.raises(ValueError, match="'stat_img' must be a 3D image. Got a 4D image"):
@@ -221,7 +217,7 @@ def test_plot_slices_errors(bg_img, stat_img):
 
 def test_plot_labels(bg_img, tmp_path):
     xyz = _world((41, 51, 31), BG_AFFINE)
-    labels = np.floor((xyz[..., 0] + 40) / 20) * 10 + np.floor((xyz[..., 1] + 50) / 25) + 1
+    labels = (np.floor((xyz[..., 0] + 40) / 20) * 10 + np.floor((xyz[..., 1] + 50) / 25) + 1)
     labels[bg_img.get_fdata() == 0] = 0
     label_img = nib.Nifti1Image(labels.astype(np.int32), BG_AFFINE)
     n_labels = np.unique(labels[labels > 0]).size
@@ -231,13 +227,11 @@ def test_plot_labels(bg_img, tmp_path):
     overlay = fig.axes[1].get_images()[1]
     assert overlay.get_cmap().N == n_labels
     again = plot_labels(label_img, bg_img, cut_coords=[-10, 0, 10])
-    np.testing.assert_array_equal(
-        again.axes[1].get_images()[1].get_cmap().colors, overlay.get_cmap().colors
-    )
+    np.testing.assert_array_equal(again.axes[1].get_images()[1].get_cmap().colors,
+                                  overlay.get_cmap().colors)
     other = plot_labels(label_img, bg_img, cut_coords=[0], random_state=1)
-    assert not np.allclose(
-        other.axes[0].get_images()[1].get_cmap().colors, overlay.get_cmap().colors
-    )
+    assert not np.allclose(other.axes[0].get_images()[1].get_cmap().colors,
+                           overlay.get_cmap().colors)
     fig.savefig(tmp_path / "labels.png", facecolor=fig.get_facecolor())
 
 
@@ -264,9 +258,8 @@ def test_plot_pixels():
 
 
 def test_plot_pixels_errors():
-    with pytest.raises(
-        ValueError, match="A 1D 'values' must have a square length .* Got length 10"
-    ):
+    with pytest.raises(ValueError, match="A 1D 'values' must have a square length .* Got length "
+                       "10"):
         plot_pixels(np.ones(10))
     with pytest.raises(ValueError, match=r"'values' must be a 2D image. Got shape \(2, 2, 2\)"):
         plot_pixels(np.ones((2, 2, 2)))
@@ -275,9 +268,8 @@ def test_plot_pixels_errors():
 def test_plot_pixel_grid(tmp_path):
     rng = np.random.default_rng(0)
     images = rng.random((7, 100))
-    fig = plot_pixel_grid(
-        images, titles=[f"image {i}" for i in range(7)], ncols=4, suptitle="Seven"
-    )
+    fig = plot_pixel_grid(images, titles=[f"image {i}" for i in range(7)], ncols=4,
+                          suptitle="Seven")
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 8
     assert sum(ax.axison for ax in fig.axes) == 7

@@ -40,9 +40,8 @@ def test_load_missing_gives_empty(results_folder):
 def test_record_figure(results_folder):
     fig, ax = plt.subplots()
     ax.plot([0, 1])
-    entry = results.record_figure(
-        "searchlight", "figure2", fig, paper="Figure 2", source="simulated"
-    )
+    entry = results.record_figure("searchlight", "figure2", fig, paper="Figure 2",
+                                  source="simulated")
     assert entry["value"].endswith("searchlight-figure2.png")
     assert (results_folder / "figures" / "searchlight-figure2.png").read_bytes()[:4] == b"\x89PNG"
     plt.close(fig)

@@ -43,11 +43,13 @@ SETTINGS = {
     "low pass": {"low_pass": 0.1, "t_r": T_R},
     "high pass": {"high_pass": 0.01, "t_r": T_R},
     "band pass": {"low_pass": 0.08, "high_pass": 0.009, "t_r": T_R},
-    "band pass, no detrend": {"low_pass": 0.08, "high_pass": 0.009, "t_r": T_R, "detrend": False},
+    "band pass, no detrend": {"low_pass": 0.08, "high_pass": 0.009, "t_r": T_R,
+                              "detrend": False},
     "confounds": {"confounds": True},
     "confounds, no detrend": {"confounds": True, "detrend": False},
     "confounds, raw scale": {"confounds": True, "detrend": False, "standardize": False},
-    "confounds and band pass": {"confounds": True, "low_pass": 0.1, "high_pass": 0.01, "t_r": T_R},
+    "confounds and band pass": {"confounds": True, "low_pass": 0.1, "high_pass": 0.01,
+                                "t_r": T_R},
     "confounds and high pass": {"confounds": True, "high_pass": 0.02, "t_r": 2.5},
 }
 
@@ -79,9 +81,8 @@ def test_clean_does_not_modify_input_and_accepts_1d(signals):
 
 def test_standardize_accepts_nilearn_name_and_rejects_others(signals):
     np.testing.assert_array_equal(clean(signals, standardize="zscore_sample"), clean(signals))
-    with pytest.raises(
-        ValueError, match="'standardize' must be True, False or 'zscore_sample' .* Got 'psc'"
-    ):
+    with pytest.raises(ValueError, match="'standardize' must be True, False or 'zscore_sample' .* "
+                       "Got 'psc'"):
         clean(signals, standardize="psc")
 
 
@@ -116,29 +117,21 @@ def test_confounds_are_regressed_out(confounds):
 def test_confounds_from_files_lists_and_frames(signals, confounds, tmp_path):
     expected = clean(signals, confounds=confounds)
     with_header = tmp_path / "confounds.csv"
-    pd.DataFrame(confounds, columns=["motion-x", "motion-y", "wm"]).to_csv(with_header, index=False)
+    pd.DataFrame(confounds, columns=["motion-x", "motion-y", "wm"]).to_csv(with_header,
+                                                                           index=False)
     no_header = tmp_path / "confounds.tsv"
     np.savetxt(no_header, confounds, delimiter="\t")
-    for given in (
-        str(with_header),
-        no_header,
-        pd.read_csv(with_header),
-        [confounds[:, :2], confounds[:, 2]],
-        [str(no_header)],
-    ):
+    for given in (str(with_header), no_header, pd.read_csv(with_header),
+                  [confounds[:, :2], confounds[:, 2]], [str(no_header)]):
         np.testing.assert_allclose(clean(signals, confounds=given), expected, atol=1e-9)
     one = list(confounds[:, 0])  # a plain list of numbers is one confound
-    np.testing.assert_allclose(
-        clean(signals, confounds=one), clean(signals, confounds=confounds[:, 0])
-    )
+    np.testing.assert_allclose(clean(signals, confounds=one),
+                               clean(signals, confounds=confounds[:, 0]))
 
 
 def test_filter_errors(signals):
-    with pytest.raises(
-        ValueError,
-        match=r"'t_r' .* must be given to filter. Got t_r=None with "
-        r"low_pass=0.1",
-    ):
+    with pytest.raises(ValueError, match=r"'t_r' .* must be given to filter. Got t_r=None with "
+                       r"low_pass=0.1"):
         clean(signals, low_pass=0.1)
     with pytest.raises(ValueError, match="'t_r' must be positive. Got -2"):
         clean(signals, high_pass=0.01, t_r=-2)
@@ -146,19 +139,13 @@ def test_filter_errors(signals):
         clean(signals, low_pass=0, t_r=T_R)
     with pytest.raises(ValueError, match="'high_pass' must be positive. Got -0.01"):
         clean(signals, high_pass=-0.01, t_r=T_R)
-    with pytest.raises(
-        ValueError,
-        match=r"'low_pass' must be below the Nyquist frequency "
-        r"0.5 / t_r = 0.25 Hz. Got 0.25",
-    ):
+    with pytest.raises(ValueError, match=r"'low_pass' must be below the Nyquist frequency "
+                       r"0.5 / t_r = 0.25 Hz. Got 0.25"):
         clean(signals, low_pass=0.25, t_r=T_R)
     with pytest.raises(ValueError, match="'high_pass' must be below the Nyquist .* Got 0.3"):
         clean(signals, high_pass=0.3, t_r=T_R)
-    with pytest.raises(
-        ValueError,
-        match=r"'low_pass' must be greater than 'high_pass' .* Got "
-        r"low_pass=0.05 and high_pass=0.05",
-    ):
+    with pytest.raises(ValueError, match=r"'low_pass' must be greater than 'high_pass' .* Got "
+                       r"low_pass=0.05 and high_pass=0.05"):
         clean(signals, low_pass=0.05, high_pass=0.05, t_r=T_R)
     with pytest.raises(TypeError, match="'t_r' must be a number. Got str"):
         clean(signals, low_pass=0.1, t_r="2")
@@ -171,11 +158,8 @@ def test_signal_and_confound_errors(signals, confounds, tmp_path):
         clean(bad)
     with pytest.raises(ValueError, match=r"'signals' must be 2D .* Got shape \(2, 3, 4\)"):
         clean(np.zeros((2, 3, 4)))
-    with pytest.raises(
-        ValueError,
-        match=r"'confounds' must have one row per sample \(120, .*\). "
-        r"Got shape \(119, 3\)",
-    ):
+    with pytest.raises(ValueError, match=r"'confounds' must have one row per sample \(120, .*\). "
+                       r"Got shape \(119, 3\)"):
         clean(signals, confounds=confounds[:-1])
     bad_confounds = confounds.copy()
     bad_confounds[0, 0] = np.inf

@@ -54,9 +54,8 @@ def test_motion_leaks_into_the_signal(generated):
     base, truth = generated
     sid = IDS[0]
     brain = nib.load(truth.brain_mask).get_fdata() > 0
-    data = np.asarray(
-        nib.load(base / "data" / sid / f"{sid}_rest_tshift_RPI_voreg_mni.nii.gz").dataobj
-    )[brain].T.astype(float)
+    data = np.asarray(nib.load(base / "data" / sid / f"{sid}_rest_tshift_RPI_voreg_mni.nii.gz")
+                      .dataobj)[brain].T.astype(float)
     confounds = pd.read_csv(base / "data" / sid / f"{sid}_regressors.csv", sep="\t")
     design = confounds.filter(like="motion").to_numpy()
     design = np.column_stack([np.ones(176), np.arange(176), design])
@@ -88,37 +87,26 @@ def test_parcels_are_compact_and_share_a_time_course(generated):
     sid = IDS[1]
     brain = nib.load(truth.brain_mask).get_fdata() > 0
     parcels = np.asarray(nib.load(truth.parcels).dataobj)[brain]
-    data = np.asarray(
-        nib.load(base / "data" / sid / f"{sid}_rest_tshift_RPI_voreg_mni.nii.gz").dataobj
-    )[brain].T.astype(float)
+    data = np.asarray(nib.load(base / "data" / sid / f"{sid}_rest_tshift_RPI_voreg_mni.nii.gz")
+                      .dataobj)[brain].T.astype(float)
     course = truth.parcel_time_courses[1]
-    inside = [
-        np.corrcoef(course[:, p - 1], data[:, parcels == p].mean(axis=1))[0, 1]
-        for p in range(1, 21)
-    ]
-    other = [
-        np.corrcoef(course[:, p - 1], data[:, parcels == p + 1].mean(axis=1))[0, 1]
-        for p in range(1, 21)
-    ]
+    inside = [np.corrcoef(course[:, p - 1], data[:, parcels == p].mean(axis=1))[0, 1]
+              for p in range(1, 21)]
+    other = [np.corrcoef(course[:, p - 1], data[:, parcels == p + 1].mean(axis=1))[0, 1]
+             for p in range(1, 21)]
     assert np.mean(inside) > 0.3 > np.mean(np.abs(other))
 
 
 def test_concurrent_generation_is_valid_and_deterministic(generated, tmp_path):
     base, _ = generated
-    code = (
-        "import sys; from data_fetchers.simulate import adhd; "
-        "adhd.ensure(sys.argv[1], subject_ids=['7774305'], verbose=0)"
-    )
+    code = ("import sys; from data_fetchers.simulate import adhd; "
+            "adhd.ensure(sys.argv[1], subject_ids=['7774305'], verbose=0)")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)]) for _ in range(2)]
     assert [p.wait(timeout=600) for p in procs] == [0, 0]
     new = tmp_path / "adhd"
-    for rel in (
-        "data/7774305/7774305_rest_tshift_RPI_voreg_mni.nii.gz",
-        "data/7774305/7774305_regressors.csv",
-        adhd.PHENOTYPIC,
-        "ground_truth/networks.nii.gz",
-        "ground_truth/parcels.nii.gz",
-    ):
+    for rel in ("data/7774305/7774305_rest_tshift_RPI_voreg_mni.nii.gz",
+                "data/7774305/7774305_regressors.csv", adhd.PHENOTYPIC,
+                "ground_truth/networks.nii.gz", "ground_truth/parcels.nii.gz"):
         assert (new / rel).read_bytes() == (base / rel).read_bytes(), rel
     assert sorted(p.name for p in (new / "data").iterdir()) == ["7774305"]
 

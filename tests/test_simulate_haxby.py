@@ -54,17 +54,8 @@ def test_labels_like_the_real_file(generated):
     assert header == "labels chunks"
     assert labels.size == 1452
     names, counts = np.unique(labels, return_counts=True)
-    assert list(names) == [
-        "bottle",
-        "cat",
-        "chair",
-        "face",
-        "house",
-        "rest",
-        "scissors",
-        "scrambledpix",
-        "shoe",
-    ]
+    assert list(names) == ["bottle", "cat", "chair", "face", "house", "rest", "scissors",
+                           "scrambledpix", "shoe"]
     assert all(c == 108 for n, c in zip(names, counts, strict=True) if n != "rest")
     assert list(np.unique(chunks)) == list(range(12))
     assert np.all(np.bincount(chunks) == 121)
@@ -109,19 +100,14 @@ def test_ground_truth_is_loaded_again_quickly(generated):
 def test_concurrent_generation_is_valid_and_deterministic(generated, tmp_path):
     """Two processes generate at once; both succeed and match the fixture byte for byte."""
     root, _ = generated
-    code = (
-        "import sys; from data_fetchers.simulate import haxby; "
-        "haxby.ensure(sys.argv[1], subject=2, verbose=0)"
-    )
+    code = ("import sys; from data_fetchers.simulate import haxby; "
+            "haxby.ensure(sys.argv[1], subject=2, verbose=0)")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)]) for _ in range(2)]
     assert [p.wait(timeout=600) for p in procs] == [0, 0]
     reference = root / "haxby2001"
     files = sorted(p.relative_to(reference) for p in reference.rglob("*") if p.is_file())
-    new = sorted(
-        p.relative_to(tmp_path / "haxby2001")
-        for p in (tmp_path / "haxby2001").rglob("*")
-        if p.is_file()
-    )
+    new = sorted(p.relative_to(tmp_path / "haxby2001")
+                 for p in (tmp_path / "haxby2001").rglob("*") if p.is_file())
     assert files == new
     for rel in files:
         assert (reference / rel).read_bytes() == (tmp_path / "haxby2001" / rel).read_bytes(), rel

@@ -17,19 +17,16 @@ def generated(tmp_path_factory):
 def masked_run(folder, kind, number):
     mask = nib.load(folder / "mask" / "mask.nii.gz").get_fdata() > 0
     data = np.asarray(nib.load(folder / "func" / f"data_{kind}_run{number:02d}.nii.gz").dataobj)
-    labels = np.loadtxt(
-        folder / "label" / f"data_{kind}_run{number:02d}_label.csv", delimiter=",", dtype=int
-    )
+    labels = np.loadtxt(folder / "label" / f"data_{kind}_run{number:02d}_label.csv",
+                        delimiter=",", dtype=int)
     return data[mask].T.astype(float), labels
 
 
 def test_layout_and_formats(generated):
     folder, truth = generated
     func = sorted(p.name for p in (folder / "func").iterdir())
-    assert func == sorted(
-        [f"data_figure_run{i:02d}.nii.gz" for i in range(1, 13)]
-        + [f"data_random_run{i:02d}.nii.gz" for i in range(1, 21)]
-    )
+    assert func == sorted([f"data_figure_run{i:02d}.nii.gz" for i in range(1, 13)]
+                          + [f"data_random_run{i:02d}.nii.gz" for i in range(1, 21)])
     labels = sorted(p.name for p in (folder / "label").iterdir())
     assert labels == sorted(f.replace(".nii.gz", "_label.csv") for f in func)
     rois = {p.name for p in (folder / "mask").iterdir()}
@@ -96,13 +93,8 @@ def test_deterministic_and_loaded_again(generated, tmp_path):
     np.testing.assert_array_equal(again.prf_center, truth.prf_center)
     other = miyawaki.ensure(tmp_path, verbose=0)
     np.testing.assert_array_equal(other.prf_size, truth.prf_size)
-    for rel in (
-        "func/data_random_run07.nii.gz",
-        "label/data_figure_run03_label.csv",
-        "mask/mask.nii.gz",
-        "mask/RHV3A.nii.gz",
-        "ground_truth/prf_center.npy",
-    ):
+    for rel in ("func/data_random_run07.nii.gz", "label/data_figure_run03_label.csv",
+                "mask/mask.nii.gz", "mask/RHV3A.nii.gz", "ground_truth/prf_center.npy"):
         assert (folder / rel).read_bytes() == (tmp_path / "miyawaki2008" / rel).read_bytes()
 
 

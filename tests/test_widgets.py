@@ -105,9 +105,8 @@ def test_explore_book_build_with_frames_renders_each_value(book_build, shown):
         calls.append((slope, grid))
         return _line(slope, grid=grid)
 
-    out = explore(
-        draw, {"slope": [1, 2, 3], "grid": [True, False]}, frames="slope", defaults={"slope": 2}
-    )
+    out = explore(draw, {"slope": [1, 2, 3], "grid": [True, False]}, frames="slope",
+                  defaults={"slope": 2})
     assert out is None and len(shown) == 1 and isinstance(shown[0], HTML)
     assert calls == [(1, True), (2, True), (3, True)]
     assert 'value="1"' in shown[0].data  # starts on the default value's frame
@@ -142,20 +141,10 @@ def test_live_box_few_strings_give_buttons():
         ({"slope": []}, None, None, ValueError, r"'controls\['slope'\]' must be a non-empty list"),
         ({"slope": "abc"}, None, None, ValueError, r"'controls\['slope'\]' must be a non-empty"),
         ({"slope": [1]}, {"k": 1}, None, ValueError, "'defaults' names parameters that are not"),
-        (
-            {"slope": [1, 2]},
-            {"slope": 5},
-            None,
-            ValueError,
-            r"'defaults\['slope'\]' must be one of the allowed values \[1, 2\]. Got 5",
-        ),
-        (
-            {"slope": [1]},
-            None,
-            "k",
-            ValueError,
-            r"'frames' must be one of the controls \['slope'\]",
-        ),
+        ({"slope": [1, 2]}, {"slope": 5}, None, ValueError,
+         r"'defaults\['slope'\]' must be one of the allowed values \[1, 2\]. Got 5"),
+        ({"slope": [1]}, None, "k", ValueError,
+         r"'frames' must be one of the controls \['slope'\]"),
     ],
 )
 def test_explore_errors(book_build, controls, defaults, frames, error, match):

@@ -27,11 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # The explorations that must work without a kernel (issue: slice browser, searchlight radius,
 # Miyawaki pixel, ICA component, parcellation n_clusters).
 SLIDER_CHAPTERS = [
-    "02_data_preparation",
-    "04_searchlight",
-    "05_miyawaki_decoding",
-    "07_resting_state_ica",
-    "08_parcellation",
+    "02_data_preparation", "04_searchlight", "05_miyawaki_decoding",
+    "07_resting_state_ica", "08_parcellation",
 ]
 
 
@@ -76,18 +73,10 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     profile = tempfile.mkdtemp(prefix="mlni-chromium-")
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1400,1000",
-        f"--user-data-dir={profile}",
-    ):
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1400,1000",
+                 f"--user-data-dir={profile}"):
         options.add_argument(flag)
     service = Service(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver")
     driver = webdriver.Chrome(service=service, options=options)
@@ -106,7 +95,9 @@ def screenshots(site):
 
 def _open(browser, base_url, page):
     browser.get(urljoin(base_url, f"{page}.html"))
-    browser.execute_script("window.scrollTo(0, document.body.scrollHeight); window.scrollTo(0, 0);")
+    browser.execute_script(
+        "window.scrollTo(0, document.body.scrollHeight); window.scrollTo(0, 0);"
+    )
     return browser
 
 
