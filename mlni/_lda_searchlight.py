@@ -88,10 +88,13 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
         for start in range(0, neighbors.shape[0], _SPHERES_PER_BATCH)
     ]
     index = [pairs.block_index(batch) for batch in batches]
+    block_sums = _block_sums(index, pairs, neighbors.shape[0])
     accuracies = np.empty((len(folds), neighbors.shape[0]))
     for k, (train, test) in enumerate(tqdm(folds, desc="folds", disable=not progress)):
         stats = _fold_statistics(X_centred, codes, train, atom_weights[k], table, pairs, shrinkage)
         stats["beta_"] = _beta_sums(stats, neighbors)
+        if shrinkage == "auto":  # Ledoit-Wolf's delta_: squared correlations summed on blocks
+            stats["delta_"] = block_sums @ np.column_stack(stats["squared_correlations"])
         X_test = X_centred[test]
         stats["test_values"] = np.ascontiguousarray(X_test.T)  # (n_voxels, n_test)
         stats["test_norms"] = np.sqrt(neighbors @ (X_test**2).T)  # (n_spheres, n_test)
@@ -193,6 +196,28 @@ class _PairTable:
         return table
 
 
+def _block_sums(index, pairs, n_spheres):
+    """Sparse (n_spheres, n_cells) matrix: its product with a table sums each sphere's block.
+
+    A block is symmetric and its cells (a, b) and (b, a) are the same table cell: the upper
+    triangle is kept, off-diagonal cells with weight 2. Padding cells are left out.
+    """
+    upper_a, upper_b = np.triu_indices(pairs.members.shape[1])
+    weight = np.where(upper_a == upper_b, 1.0, 2.0)
+    data, columns, counts = [], [], []
+    for batch_index, start in zip(index, range(0, n_spheres, _SPHERES_PER_BATCH), strict=True):
+        sizes = pairs.sizes[start : start + len(batch_index)]
+        real = upper_b[None, :] < sizes[:, None]  # upper_a <= upper_b
+        columns.append(batch_index[:, upper_a, upper_b][real])
+        data.append(np.broadcast_to(weight, real.shape)[real])
+        counts.append(real.sum(axis=1))
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))])
+    n_cells = (pairs.n_voxels + 1) * (pairs.n_half + 1)
+    return sparse.csr_matrix(
+        (np.concatenate(data), np.concatenate(columns), indptr), shape=(n_spheres, n_cells)
+    )
+
+
 def _atoms(codes, folds):
     """Group the samples that have the same class and the same training folds.
 
@@ -287,12 +312,7 @@ def _pooled_covariance(index, stats, members, sizes, batch, shrinkage):
     variance = np.moveaxis(stats["variance"][:, members], 0, -1) * real[..., None]  # (s, p, K)
     p = sizes.astype(float)[:, None]
     if shrinkage == "auto":
-        delta_ = np.column_stack(
-            [
-                table[index].reshape(sizes.size, -1).sum(axis=1)
-                for table in stats["squared_correlations"]
-            ]
-        )  # (n_spheres, n_classes)
+        delta_ = stats["delta_"][batch]  # (n_spheres, n_classes)
         beta = (stats["beta_"][:, batch].T / counts - delta_) / (p * counts)
         delta = (delta_ - p) / p  # the standardized voxels have mean variance mu = 1
         beta = np.minimum(beta, delta)
