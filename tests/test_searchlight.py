@@ -233,6 +233,18 @@ def test_lda_path_equals_lda_refit_sphere_by_sphere(closed_form_only, n_classes,
     assert fast[:30].mean() > fast[60:].mean()  # the planted effect is found
 
 
+@pytest.mark.parametrize("radius", [1.0, 3.6])
+def test_lda_path_tiny_spheres(closed_form_only, radius):
+    """Spheres of one voxel (no shrinkage for one feature) or a few voxels."""
+    mask_img, X, y, folds = _unbalanced_case(2, seed=8)
+    assert _brute_force_neighbors(mask_img, radius).sum(axis=1).min() == 1
+    for shrinkage in ["auto", 0.2]:
+        estimator = "lda" if shrinkage == "auto" else ("lda", shrinkage)
+        fast = search_light(X, y, mask_img, radius=radius, cv=folds, estimator=estimator)
+        expected = _lda_sphere_by_sphere(X, y, mask_img, radius, folds, shrinkage)
+        np.testing.assert_allclose(fast, expected, rtol=0, atol=1e-12)
+
+
 def test_lda_path_default_tolerance_and_search_light_reference():
     """With its default tie check, against the generic path with the same estimator."""
     mask_img, X, y, folds = _unbalanced_case(2, seed=5)
