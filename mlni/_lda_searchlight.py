@@ -42,7 +42,7 @@ _CONSTANT_TOLERANCE = 1e-10
 # Number of spheres per batch (bounds the memory of the per-sphere blocks).
 _SPHERES_PER_BATCH = 4096
 # Number of voxels per block when computing the cross-products of the pairs.
-_VOXELS_PER_BLOCK = 64
+_VOXELS_PER_BLOCK = 32
 
 
 def check_shrinkage(shrinkage):
