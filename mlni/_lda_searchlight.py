@@ -92,8 +92,8 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
     accuracies = np.empty((len(folds), neighbors.shape[0]))
     for k, (train, test) in enumerate(tqdm(folds, desc="folds", disable=not progress)):
         stats = _fold_statistics(X_centred, codes, train, atom_weights[k], table, pairs, shrinkage)
-        stats["beta_"] = _beta_sums(stats, neighbors)
-        if shrinkage == "auto":  # Ledoit-Wolf's delta_: squared correlations summed on blocks
+        if shrinkage == "auto":  # the two sums over each sphere of Ledoit-Wolf's formula
+            stats["beta_"] = _beta_sums(stats, neighbors)
             stats["delta_"] = block_sums @ np.column_stack(stats["squared_correlations"])
         X_test = X_centred[test]
         stats["test_values"] = np.ascontiguousarray(X_test.T)  # (n_voxels, n_test)
@@ -110,8 +110,9 @@ class _PairTable:
     """Spheres as padded lists of voxels, and pairs of voxels as (voxel, displacement) cells.
 
     ``members[s]`` are the voxels of sphere s, padded with the dummy voxel ``n_voxels``;
-    ``partners[v, j]`` is the voxel at displacement ``j`` from voxel ``v`` (``n_voxels`` if
-    outside the mask). Column ``n_displacements`` of a full table stays zero, for padding.
+    ``partners[v, j]`` is the voxel at the j-th stored displacement from voxel ``v``
+    (``n_voxels`` if outside the mask). A table has one row per voxel plus a zero row for
+    the dummy voxel, and one column per stored displacement plus a zero padding column.
     """
 
     def __init__(self, mask, neighbors, centres):
