@@ -43,6 +43,9 @@ _CONSTANT_TOLERANCE = 1e-10
 _SPHERES_PER_BATCH = 4096
 # Number of voxels per block when computing the cross-products of the pairs.
 _VOXELS_PER_BLOCK = 32
+# Largest table of cross-products (float64 numbers, 512 MB) kept for all folds at once;
+# beyond (many folds, e.g. leave-one-out), each fold's table is computed in turn.
+_MAX_TABLE_SIZE = 2**26
 
 
 def check_shrinkage(shrinkage):
@@ -82,7 +85,9 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
     codes = np.unique(y, return_inverse=True)[1].ravel()
     pairs = _PairTable(mask, neighbors, centres)
     atoms, atom_weights = _atoms(codes, folds)
-    table = pairs.cross_products(X_centred, atoms)
+    per_fold = atoms.shape[0] * (pairs.n_voxels + 1) * (pairs.n_half + 1) > _MAX_TABLE_SIZE
+    if not per_fold:
+        table = pairs.cross_products(X_centred, atoms)
     batches = [
         slice(start, start + _SPHERES_PER_BATCH)
         for start in range(0, neighbors.shape[0], _SPHERES_PER_BATCH)
@@ -91,7 +96,11 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
     block_sums = _block_sums(index, pairs, neighbors.shape[0])
     accuracies = np.empty((len(folds), neighbors.shape[0]))
     for k, (train, test) in enumerate(tqdm(folds, desc="folds", disable=not progress)):
-        stats = _fold_statistics(X_centred, codes, train, atom_weights[k], table, pairs, shrinkage)
+        weights = atom_weights[k]
+        if per_fold:  # atoms of this fold only: its training samples of each class
+            fold_atoms, (weights,) = _atoms(codes, [(train, test)])
+            table = pairs.cross_products(X_centred, fold_atoms)
+        stats = _fold_statistics(X_centred, codes, train, weights, table, pairs, shrinkage)
         if shrinkage == "auto":  # the two sums over each sphere of Ledoit-Wolf's formula
             stats["beta_"] = _beta_sums(stats, neighbors)
             stats["delta_"] = block_sums @ np.column_stack(stats["squared_correlations"])

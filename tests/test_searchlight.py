@@ -293,6 +293,8 @@ def test_lda_path_in_small_batches(monkeypatch):
     monkeypatch.setattr(lda_engine, "_SPHERES_PER_BATCH", 7)
     monkeypatch.setattr(lda_engine, "_VOXELS_PER_BLOCK", 5)
     np.testing.assert_array_equal(search_light(X, y, mask_img, **kwargs), whole)
+    monkeypatch.setattr(lda_engine, "_MAX_TABLE_SIZE", 100)  # one fold's table at a time
+    np.testing.assert_allclose(search_light(X, y, mask_img, **kwargs), whole, rtol=0, atol=1e-12)
 
 
 @pytest.mark.filterwarnings("ignore:Use a custom estimator:UserWarning")
