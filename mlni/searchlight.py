@@ -14,8 +14,17 @@ Two ways to compute it are offered by :func:`search_light`:
   :class:`sklearn.naive_bayes.GaussianNB` refit on every sphere, including its variance
   smoothing (``1e-9`` times the largest variance in the sphere): the few predictions that
   smoothing or float rounding could flip are recomputed sphere by sphere.
+* ``estimator="lda"``: a fast whole-brain path for shrinkage linear discriminant analysis,
+  :class:`~sklearn.discriminant_analysis.LinearDiscriminantAnalysis` with
+  ``solver="lsqr", shrinkage="auto"`` (Ledoit-Wolf), the classifier that searchlight
+  toolboxes use by default. ``("lda", 0.1)`` fixes the shrinkage instead. The covariance of
+  every pair of nearby voxels is computed once per fold and class; then, in batches of
+  thousands of spheres, each sphere's small covariance block is read off, shrunk in closed
+  form and the p x p system of LDA solved (see :mod:`mlni._lda_searchlight`). The accuracies
+  are those of the estimator refit on every sphere.
 * any scikit-learn estimator object: the classic path, one ``cross_val_score`` per sphere,
-  spread over processes with joblib.
+  spread with joblib (processes by default, or any joblib backend such as dask, chosen
+  with ``joblib.parallel_config``).
 
 :func:`sphere_neighbors` builds the sparse voxel-by-voxel matrix of spheres used by both.
 """
@@ -33,6 +42,8 @@ from scipy.spatial import cKDTree
 from sklearn.base import clone
 from sklearn.model_selection import check_cv, cross_val_score
 from tqdm import tqdm
+
+from mlni._lda_searchlight import check_shrinkage, lda_search_light
 
 __all__ = ["sphere_neighbors", "search_light"]
 
@@ -169,21 +180,26 @@ def search_light(
         3D mask that produced the columns of ``X``.
     radius : float
         Sphere radius in mm (see :func:`sphere_neighbors`).
-    estimator : "gnb" or scikit-learn classifier, default="gnb"
+    estimator : "gnb", "lda", ("lda", shrinkage) or scikit-learn classifier, default="gnb"
         ``"gnb"`` runs the fast whole-brain Gaussian naive Bayes searchlight; its
         accuracies equal those of :class:`~sklearn.naive_bayes.GaussianNB` refit on each
-        sphere. It computes in float64 (GaussianNB computes in the data's dtype, so with
+        sphere. ``"lda"`` runs the fast whole-brain searchlight of
+        ``LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")`` (Ledoit-Wolf
+        shrinkage), with the accuracies of that estimator refit on each sphere;
+        ``("lda", 0.1)`` uses the fixed shrinkage 0.1 (any number in [0, 1]) instead.
+        Both compute in float64 (scikit-learn computes in the data's dtype, so with
         float32 data a prediction at a near-exact tie could differ). Any estimator object
-        is cloned and cross-validated on each sphere in turn.
+        is cloned and cross-validated on each sphere in turn (the slow, general path).
     cv : int or cross-validation splitter
         As in :func:`sklearn.model_selection.cross_val_score` (an int means stratified
         K-fold). The same folds are used for every sphere.
     groups : array of shape (n_samples,), optional
         Group labels (e.g. runs) passed to the splitter, for leave-runs-out schemes.
     n_jobs : int, default=1
-        Processes for the per-sphere path (-1: all cores). The "gnb" path ignores it.
+        Workers for the per-sphere path (-1: all cores, or all workers of the backend set
+        with ``joblib.parallel_config``, e.g. a dask cluster). "gnb" and "lda" ignore it.
     progress : bool, default=True
-        Show a progress bar (over spheres, or over folds for "gnb").
+        Show a progress bar (over spheres, or over folds for "gnb" and "lda").
     process_mask_img : str, pathlib.Path or nibabel image, optional
         Only compute spheres centred on voxels of this mask (same grid as ``mask_img``);
         spheres still use every voxel of ``mask_img``.
@@ -198,6 +214,8 @@ def search_light(
     --------
     >>> from sklearn.model_selection import KFold
     >>> scores = search_light(X, y, "mask.nii.gz", radius=5.6, cv=KFold(4))  # doctest: +SKIP
+    >>> lda_scores = search_light(X, y, "mask.nii.gz", radius=5.6, cv=KFold(4),
+    ...                           estimator="lda")  # doctest: +SKIP
     >>> svc_scores = search_light(X, y, "mask.nii.gz", radius=5.6, cv=KFold(4),
     ...                           estimator=LinearSVC(), process_mask_img=two_slices,
     ...                           n_jobs=2)  # doctest: +SKIP
@@ -205,27 +223,38 @@ def search_light(
     radius = _check_radius(radius)
     mask, affine = _load_mask(mask_img)
     X, y = _check_data(X, y, mask)
-    if isinstance(estimator, str):
-        if estimator != "gnb":
-            raise ValueError(
-                f"'estimator' must be \"gnb\" or an estimator object. Got {estimator!r}."
-            )
-    elif not (hasattr(estimator, "fit") and hasattr(estimator, "predict")):
-        raise TypeError(
-            "'estimator' must be \"gnb\" or a scikit-learn classifier with fit and predict. "
-            f"Got {type(estimator).__name__}."
-        )
+    fast = _check_estimator(estimator)
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, Integral):
         raise TypeError(f"'n_jobs' must be an integer. Got {type(n_jobs).__name__}.")
     centres = _centres(mask, affine, process_mask_img)
     neighbors = sphere_neighbors(mask_img, radius)[centres]
     folds = list(check_cv(cv, y, classifier=True).split(X, y, groups))
     scores = np.full(X.shape[1], np.nan)
-    if isinstance(estimator, str):
+    if fast == "gnb":
         scores[centres] = _gnb_search_light(X, y, neighbors, folds, progress)
+    elif fast is not None:
+        scores[centres] = lda_search_light(X, y, mask, neighbors, centres, folds, fast[1], progress)
     else:
         scores[centres] = _generic_search_light(X, y, neighbors, estimator, folds, n_jobs, progress)
     return scores
+
+
+def _check_estimator(estimator):
+    """Return "gnb", ("lda", shrinkage) for the fast paths, or None for an estimator object."""
+    expected = '\'estimator\' must be "gnb", "lda", ("lda", shrinkage) or an estimator'
+    if isinstance(estimator, str):
+        if estimator == "gnb":
+            return "gnb"
+        if estimator == "lda":
+            return ("lda", "auto")
+        raise ValueError(f"{expected} object. Got {estimator!r}.")
+    if isinstance(estimator, tuple):
+        if len(estimator) != 2 or not (isinstance(estimator[0], str) and estimator[0] == "lda"):
+            raise ValueError(f"{expected} object. Got {estimator!r}.")
+        return ("lda", check_shrinkage(estimator[1]))
+    if not (hasattr(estimator, "fit") and hasattr(estimator, "predict")):
+        raise TypeError(f"{expected} with fit and predict. Got {type(estimator).__name__}.")
+    return None
 
 
 def _gnb_search_light(X, y, neighbors, folds, progress):
@@ -341,18 +370,16 @@ def _generic_search_light(X, y, neighbors, estimator, folds, n_jobs, progress):
         neighbors.indices[neighbors.indptr[i] : neighbors.indptr[i + 1]]
         for i in range(neighbors.shape[0])
     ]
+    # through joblib even with one job, so that joblib.parallel_config can send the chunks
+    # to another backend (e.g. a dask cluster); return_as="generator" feeds the progress bar
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator")
     n_chunks = min(len(spheres), 50 * effective_n_jobs(n_jobs))
     chunks = np.array_split(np.arange(len(spheres)), n_chunks)
     bar = tqdm(total=len(spheres), desc="spheres", disable=not progress)
-    if effective_n_jobs(n_jobs) == 1:
-        results = (
-            _score_spheres(X, y, [spheres[i] for i in chunk], estimator, folds) for chunk in chunks
-        )
-    else:
-        results = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(_score_spheres)(X, y, [spheres[i] for i in chunk], estimator, folds)
-            for chunk in chunks
-        )
+    results = parallel(
+        delayed(_score_spheres)(X, y, [spheres[i] for i in chunk], estimator, folds)
+        for chunk in chunks
+    )
     scores = []
     for chunk_scores in results:
         scores.append(chunk_scores)

@@ -1,12 +1,15 @@
-"""Tests for mlni.searchlight: spheres, the fast GaussianNB path, the per-sphere path."""
+"""Tests for mlni.searchlight: spheres, the fast GaussianNB and LDA paths, the per-sphere path."""
 
+import joblib
 import nibabel as nib
 import numpy as np
 import pytest
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.model_selection import KFold, LeaveOneGroupOut, StratifiedKFold
 from sklearn.naive_bayes import GaussianNB
 from sklearn.svm import LinearSVC
 
+import mlni._lda_searchlight as lda_engine
 import mlni.searchlight as searchlight
 from mlni.searchlight import search_light, sphere_neighbors
 
@@ -175,18 +178,154 @@ def test_gnb_path_equals_nilearn_searchlight():
     np.testing.assert_allclose(ours, reference.scores_[mask], rtol=0, atol=1e-12)
 
 
+# ------------------------------------------------------------- fast path == shrinkage LDA
+def _lda_sphere_by_sphere(X, y, mask_img, radius, folds, shrinkage="auto"):
+    """The reference: scikit-learn's LDA refitted on every sphere (brute-force spheres)."""
+    spheres = _brute_force_neighbors(mask_img, radius)
+    scores = np.empty(X.shape[1])
+    for centre, inside in enumerate(spheres):
+        fold_scores = []
+        for train, test in folds:
+            lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage=shrinkage)
+            lda.fit(X[train][:, inside], y[train])
+            fold_scores.append(lda.score(X[test][:, inside], y[test]))
+        scores[centre] = np.mean(fold_scores)
+    return scores
+
+
+def _unbalanced_case(n_classes, seed):
+    """Spheres cut by the mask's edges, folds whose class counts differ, uneven scales."""
+    mask_img = _mask_img(shape=(6, 6, 5), fill=0.6, seed=seed)
+    rng = np.random.default_rng(seed)
+    n_voxels = int(np.asarray(mask_img.dataobj).sum())
+    y = rng.permutation(np.repeat(np.arange(n_classes), [22, 14, 10][:n_classes]))
+    X = rng.normal(size=(y.size, n_voxels)) + 0.4 * rng.normal(size=(y.size, 1))  # correlated
+    X[:, :30] += 0.8 * (y[:, None] == 1)
+    X = X * np.exp(rng.normal(size=n_voxels)) + 50.0  # voxel scales; a mean far from 0
+    folds = list(KFold(4).split(X, y))
+    return mask_img, X, y, folds
+
+
+@pytest.fixture
+def closed_form_only(monkeypatch):
+    """No refit with scikit-learn: every sphere comes from the closed form."""
+
+    class Forbidden:
+        def __init__(self, *args, **kwargs):
+            raise AssertionError("a sphere was refitted with scikit-learn")
+
+    monkeypatch.setattr(lda_engine, "_TIE_TOLERANCE", -np.inf)
+    monkeypatch.setattr(lda_engine, "LinearDiscriminantAnalysis", Forbidden)
+
+
+@pytest.mark.parametrize("shrinkage", ["auto", 0.0, 0.3, 1.0])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_lda_path_equals_lda_refit_sphere_by_sphere(closed_form_only, n_classes, shrinkage):
+    mask_img, X, y, folds = _unbalanced_case(n_classes, seed=n_classes)
+    sizes = _brute_force_neighbors(mask_img, 5.6).sum(axis=1)
+    assert sizes.min() < sizes.max() - 5  # spheres cut by the edges of the mask
+    counts = np.array([np.bincount(y[train], minlength=n_classes) for train, _ in folds])
+    assert len({tuple(c) for c in counts}) > 1  # class counts differ between folds
+    estimator = "lda" if shrinkage == "auto" else ("lda", shrinkage)
+    fast = search_light(X, y, mask_img, radius=5.6, cv=folds, estimator=estimator, progress=False)
+    expected = _lda_sphere_by_sphere(X, y, mask_img, 5.6, folds, shrinkage)
+    np.testing.assert_allclose(fast, expected, rtol=0, atol=1e-12)
+    assert fast[:30].mean() > fast[60:].mean()  # the planted effect is found
+
+
+@pytest.mark.parametrize("radius", [1.0, 3.6])
+def test_lda_path_tiny_spheres(closed_form_only, radius):
+    """Spheres of one voxel (no shrinkage for one feature) or a few voxels."""
+    mask_img, X, y, folds = _unbalanced_case(2, seed=8)
+    assert _brute_force_neighbors(mask_img, radius).sum(axis=1).min() == 1
+    for shrinkage in ["auto", 0.2]:
+        estimator = "lda" if shrinkage == "auto" else ("lda", shrinkage)
+        fast = search_light(X, y, mask_img, radius=radius, cv=folds, estimator=estimator)
+        expected = _lda_sphere_by_sphere(X, y, mask_img, radius, folds, shrinkage)
+        np.testing.assert_allclose(fast, expected, rtol=0, atol=1e-12)
+
+
+def test_lda_path_default_tolerance_and_search_light_reference():
+    """With its default tie check, against the generic path with the same estimator."""
+    mask_img, X, y, folds = _unbalanced_case(2, seed=5)
+    labels = np.array(["face", "house"])[y]
+    runs = np.tile(np.arange(4), 12)[: y.size]
+    kwargs = dict(radius=4.5, cv=LeaveOneGroupOut(), groups=runs, progress=False)
+    fast = search_light(X, labels, mask_img, estimator="lda", **kwargs)
+    lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
+    slow = search_light(X, labels, mask_img, estimator=lda, **kwargs)
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12)
+
+
+def test_lda_path_class_missing_from_a_training_fold(closed_form_only):
+    mask_img, X, y, _ = _unbalanced_case(3, seed=4)
+    order = np.argsort(y, kind="stable")
+    n_two = int((y < 2).sum())
+    folds = [(order[:n_two], order[n_two:]), (order[10:], order[:10])]  # class 2 untrained
+    fast = search_light(X, y, mask_img, radius=5.6, cv=folds, estimator="lda", progress=False)
+    expected = _lda_sphere_by_sphere(X, y, mask_img, 5.6, folds)
+    np.testing.assert_allclose(fast, expected, rtol=0, atol=1e-12)
+
+
+def test_lda_path_refits_spheres_with_a_constant_voxel(monkeypatch):
+    """A voxel constant within a class: those spheres are refitted with scikit-learn."""
+    refits = []
+
+    class Counting(LinearDiscriminantAnalysis):
+        def fit(self, X, y):
+            refits.append(X.shape[1])
+            return super().fit(X, y)
+
+    monkeypatch.setattr(lda_engine, "LinearDiscriminantAnalysis", Counting)
+    mask_img, X, y, folds = _unbalanced_case(2, seed=6)
+    X[:, 3] = 7.0
+    fast = search_light(X, y, mask_img, radius=5.6, cv=folds, estimator="lda", progress=False)
+    expected = _lda_sphere_by_sphere(X, y, mask_img, 5.6, folds)
+    np.testing.assert_allclose(fast, expected, rtol=0, atol=1e-12)
+    n_spheres_with_voxel_3 = int(_brute_force_neighbors(mask_img, 5.6)[:, 3].sum())
+    assert len(refits) == len(folds) * n_spheres_with_voxel_3
+
+
+def test_lda_path_in_small_batches(monkeypatch):
+    mask_img, X, y, folds = _unbalanced_case(2, seed=7)
+    kwargs = dict(radius=5.6, cv=folds, estimator="lda", progress=False)
+    whole = search_light(X, y, mask_img, **kwargs)
+    monkeypatch.setattr(lda_engine, "_SPHERES_PER_BATCH", 7)
+    monkeypatch.setattr(lda_engine, "_VOXELS_PER_BLOCK", 5)
+    np.testing.assert_array_equal(search_light(X, y, mask_img, **kwargs), whole)
+    monkeypatch.setattr(lda_engine, "_MAX_TABLE_SIZE", 100)  # one fold's table at a time
+    np.testing.assert_allclose(search_light(X, y, mask_img, **kwargs), whole, rtol=0, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:Use a custom estimator:UserWarning")
+def test_lda_path_equals_nilearn_searchlight():
+    nilearn_decoding = pytest.importorskip("nilearn.decoding")
+    mask_img = _mask_img(shape=(6, 7, 5), seed=6)
+    mask = np.asarray(mask_img.dataobj) != 0
+    X, y = _data(mask_img, seed=6)
+    data = np.zeros(mask.shape + (X.shape[0],))
+    data[mask] = X.T
+    imgs = nib.Nifti1Image(data, mask_img.affine)
+    lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
+    reference = nilearn_decoding.SearchLight(
+        mask_img, radius=5.6, estimator=lda, cv=KFold(4), n_jobs=1
+    ).fit(imgs, y)
+    ours = search_light(X, y, mask_img, radius=5.6, cv=KFold(4), estimator="lda", progress=False)
+    np.testing.assert_allclose(ours, reference.scores_[mask], rtol=0, atol=1e-12)
+
+
 # ------------------------------------------------------------------- per-sphere path
-def test_process_mask_restricts_centres():
+@pytest.mark.parametrize("estimator", ["gnb", "lda"])
+def test_process_mask_restricts_centres(estimator):
     mask_img = _mask_img(seed=7)
     mask = np.asarray(mask_img.dataobj) != 0
     process = np.zeros(mask.shape, dtype=np.uint8)
     process[:, :, 2:4] = 1
     process_img = nib.Nifti1Image(process, mask_img.affine)
     X, y = _data(mask_img, seed=7)
-    full = search_light(X, y, mask_img, radius=5.6, cv=KFold(4), progress=False)
-    part = search_light(
-        X, y, mask_img, radius=5.6, cv=KFold(4), progress=False, process_mask_img=process_img
-    )
+    kwargs = dict(radius=5.6, cv=KFold(4), progress=False, estimator=estimator)
+    full = search_light(X, y, mask_img, **kwargs)
+    part = search_light(X, y, mask_img, process_mask_img=process_img, **kwargs)
     inside = process[mask] == 1
     np.testing.assert_array_equal(part[inside], full[inside])
     assert np.isnan(part[~inside]).all()
@@ -201,6 +340,26 @@ def test_generic_path_parallel_equals_serial(capsys):
     parallel = search_light(X, y, mask_img, n_jobs=2, progress=False, **kwargs)
     np.testing.assert_array_equal(serial, parallel)
     assert np.all((serial >= 0) & (serial <= 1))
+
+
+def test_generic_path_on_a_dask_cluster():
+    """joblib.parallel_config(backend="dask") sends the spheres to a dask cluster."""
+    distributed = pytest.importorskip("distributed")
+    mask_img = _mask_img(shape=(4, 4, 3), seed=8)
+    X, y = _data(mask_img, seed=8)
+    kwargs = dict(radius=4.0, cv=KFold(3), estimator=LinearSVC(C=0.1), progress=False)
+    local = search_light(X, y, mask_img, **kwargs)
+    with (
+        distributed.LocalCluster(
+            processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+        distributed.get_task_stream(client) as tasks,
+        joblib.parallel_config(backend="dask"),
+    ):
+        on_dask = search_light(X, y, mask_img, n_jobs=-1, **kwargs)
+    assert len(tasks.data) > 0  # the chunks of spheres ran on the cluster
+    np.testing.assert_array_equal(on_dask, local)
 
 
 # ---------------------------------------------------------------------------- errors
@@ -255,9 +414,21 @@ def test_errors_on_masks():
 def test_errors_on_estimator_and_jobs():
     mask_img = _mask_img()
     X, y = _data(mask_img)
-    with pytest.raises(ValueError, match=r"'estimator' must be \"gnb\" or .*Got 'svc'"):
+    expected = r"'estimator' must be \"gnb\", \"lda\", \(\"lda\", shrinkage\) or an estimator"
+    with pytest.raises(ValueError, match=expected + r" object. Got 'svc'"):
         search_light(X, y, mask_img, radius=5.6, cv=3, estimator="svc")
-    with pytest.raises(TypeError, match=r"'estimator' must be \"gnb\" or .*Got int"):
+    with pytest.raises(ValueError, match=expected + r" object. Got \('qda', 0.1\)"):
+        search_light(X, y, mask_img, radius=5.6, cv=3, estimator=("qda", 0.1))
+    with pytest.raises(ValueError, match=expected + r" object. Got \('lda', 0.1, 2\)"):
+        search_light(X, y, mask_img, radius=5.6, cv=3, estimator=("lda", 0.1, 2))
+    with pytest.raises(TypeError, match=expected + r" with fit and predict. Got int"):
         search_light(X, y, mask_img, radius=5.6, cv=3, estimator=3)
+    with pytest.raises(ValueError, match=r"The shrinkage of \"lda\" must be in \[0, 1\]. Got 1.5"):
+        search_light(X, y, mask_img, radius=5.6, cv=3, estimator=("lda", 1.5))
+    with pytest.raises(TypeError, match=r"must be 'auto' or a number in \[0, 1\]. Got 'ledoit'"):
+        search_light(X, y, mask_img, radius=5.6, cv=3, estimator=("lda", "ledoit"))
+    one_class_fold = [(np.flatnonzero(y == 0), np.flatnonzero(y == 1))]
+    with pytest.raises(ValueError, match=r"'cv' must put at least two classes in every training"):
+        search_light(X, y, mask_img, radius=5.6, cv=one_class_fold, estimator="lda")
     with pytest.raises(TypeError, match=r"'n_jobs' must be an integer. Got float"):
         search_light(X, y, mask_img, radius=5.6, cv=3, n_jobs=2.0)

@@ -1,0 +1,413 @@
+"""Whole-brain searchlight for shrinkage LDA (private engine of :mod:`mlni.searchlight`).
+
+``LinearDiscriminantAnalysis(solver="lsqr", shrinkage=...)`` trained on the p voxels of one
+sphere needs, for each class c of the training fold, the class means ``m_c`` and the class
+covariance ``C_c`` of those voxels (p x p), plus, for Ledoit-Wolf shrinkage, two sums over
+the sphere. It then solves the p x p system ``sigma @ coef = means`` for the pooled shrunk
+covariance ``sigma``. What does not depend on the sphere is computed once:
+
+* the cross-products ``x[v] * x[w]`` of every pair of voxels that share a sphere. A pair is
+  a voxel and one of the few displacements (dx, dy, dz) found inside the spheres, so the
+  pairs form a table of shape (n_voxels, n_displacements). The samples are grouped once
+  into "atoms" (same class, same training folds), and the table is computed per atom, so
+  that the covariance of a fold and class is a weighted sum of atoms;
+* per fold and class: the mean and variance of every voxel.
+
+Per sphere, in batches of thousands of spheres at once: the p x p blocks of the class
+covariances are read from the table, the shrinkage intensity is computed in closed form,
+``sigma`` is assembled and the small systems are solved together (``numpy.linalg.solve``
+on a stack of matrices), and the test samples are scored. Spheres at the edge of the mask
+have fewer voxels: they are padded with a dummy voxel whose row and column are those of
+the identity, which leaves their solution unchanged.
+
+The few (sphere, fold) pairs where float rounding could change a prediction (a test sample
+within a relative ``_TIE_TOLERANCE`` of the decision boundary), or where a class is constant
+on a voxel of the sphere, are refitted with scikit-learn itself.
+"""
+
+from __future__ import annotations
+
+from numbers import Real
+
+import numpy as np
+from scipy import sparse
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from tqdm import tqdm
+
+# A prediction whose margin is below this fraction of its magnitude is refitted exactly.
+_TIE_TOLERANCE = 1e-8
+# A class whose variance on a voxel is below this fraction of the voxel's mean square is
+# treated as constant there (scikit-learn then does not rescale it): refitted exactly.
+_CONSTANT_TOLERANCE = 1e-10
+# Number of spheres per batch (bounds the memory of the per-sphere blocks).
+_SPHERES_PER_BATCH = 4096
+# Number of voxels per block when computing the cross-products of the pairs.
+_VOXELS_PER_BLOCK = 32
+# Largest table of cross-products (float64 numbers, 512 MB) kept for all folds at once;
+# beyond (many folds, e.g. leave-one-out), each fold's table is computed in turn.
+_MAX_TABLE_SIZE = 2**26
+
+
+def check_shrinkage(shrinkage):
+    """Return ``"auto"`` or a float in [0, 1]."""
+    if isinstance(shrinkage, str) and shrinkage == "auto":
+        return shrinkage
+    if isinstance(shrinkage, bool) or not isinstance(shrinkage, Real):
+        raise TypeError(
+            f"The shrinkage of \"lda\" must be 'auto' or a number in [0, 1]. Got {shrinkage!r}."
+        )
+    if not 0 <= shrinkage <= 1:
+        raise ValueError(f'The shrinkage of "lda" must be in [0, 1]. Got {shrinkage}.')
+    return float(shrinkage)
+
+
+def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", progress=False):
+    """Mean over folds of the per-sphere accuracy of lsqr LDA with shrinkage.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_voxels)
+    y : array of shape (n_samples,)
+    mask : boolean 3D array whose non-zero voxels are the columns of ``X``.
+    neighbors : scipy.sparse.csr_matrix of shape (n_spheres, n_voxels)
+        Row i holds the voxels of the sphere centred on voxel ``centres[i]``.
+    centres : array of shape (n_spheres,)
+    folds : list of (train, test) index arrays
+    shrinkage : "auto" or float in [0, 1]
+    progress : bool
+
+    Returns
+    -------
+    scores : array of shape (n_spheres,)
+    """
+    X = np.asarray(X, dtype=np.float64)
+    X_centred = X - X.mean(axis=0)  # LDA is unchanged by a shift; this avoids cancellation
+    codes = np.unique(y, return_inverse=True)[1].ravel()
+    pairs = _PairTable(mask, neighbors, centres)
+    atoms, atom_weights = _atoms(codes, folds)
+    per_fold = atoms.shape[0] * (pairs.n_voxels + 1) * (pairs.n_half + 1) > _MAX_TABLE_SIZE
+    if not per_fold:
+        table = pairs.cross_products(X_centred, atoms)
+    batches = [
+        slice(start, start + _SPHERES_PER_BATCH)
+        for start in range(0, neighbors.shape[0], _SPHERES_PER_BATCH)
+    ]
+    index = [pairs.block_index(batch) for batch in batches]
+    block_sums = _block_sums(index, pairs, neighbors.shape[0])
+    accuracies = np.empty((len(folds), neighbors.shape[0]))
+    for k, (train, test) in enumerate(tqdm(folds, desc="folds", disable=not progress)):
+        weights = atom_weights[k]
+        if per_fold:  # atoms of this fold only: its training samples of each class
+            fold_atoms, (weights,) = _atoms(codes, [(train, test)])
+            table = pairs.cross_products(X_centred, fold_atoms)
+        stats = _fold_statistics(X_centred, codes, train, weights, table, pairs, shrinkage)
+        if shrinkage == "auto":  # the two sums over each sphere of Ledoit-Wolf's formula
+            stats["beta_"] = _beta_sums(stats, neighbors)
+            stats["delta_"] = block_sums @ np.column_stack(stats["squared_correlations"])
+        X_test = X_centred[test]
+        stats["test_values"] = np.ascontiguousarray(X_test.T)  # (n_voxels, n_test)
+        stats["test_norms"] = np.sqrt(neighbors @ (X_test**2).T)  # (n_spheres, n_test)
+        fold = (X, X_centred, y, codes, train, test)
+        for batch, batch_index in zip(batches, index, strict=True):
+            accuracies[k, batch] = _batch_accuracy(
+                fold, pairs, batch, batch_index, stats, shrinkage
+            )
+    return accuracies.mean(axis=0)
+
+
+class _PairTable:
+    """Spheres as padded lists of voxels, and pairs of voxels as (voxel, displacement) cells.
+
+    ``members[s]`` are the voxels of sphere s, padded with the dummy voxel ``n_voxels``;
+    ``partners[v, j]`` is the voxel at the j-th stored displacement from voxel ``v``
+    (``n_voxels`` if outside the mask). A table has one row per voxel plus a zero row for
+    the dummy voxel, and one column per stored displacement plus a zero padding column.
+    """
+
+    def __init__(self, mask, neighbors, centres):
+        ijk = np.column_stack(np.nonzero(mask))
+        self.n_voxels = ijk.shape[0]
+        self.width = 2 * np.array(mask.shape) + 1  # displacement codes: mixed radix
+        self.sizes = np.diff(neighbors.indptr)
+        n_spheres, p_max = neighbors.shape[0], self.sizes.max()
+        rows = np.repeat(np.arange(n_spheres), self.sizes)
+        columns = np.arange(neighbors.indices.size) - np.repeat(neighbors.indptr[:-1], self.sizes)
+        self.members = np.full((n_spheres, p_max), self.n_voxels, dtype=np.intp)
+        self.members[rows, columns] = neighbors.indices
+        # each member is its centre plus one of a few offsets; two members of a sphere
+        # differ by a difference of two offsets: the displacements
+        member_codes = self._encode(ijk[neighbors.indices] - ijk[np.asarray(centres)[rows]])
+        offset_codes, which = np.unique(member_codes, return_inverse=True)
+        offsets = self._decode(offset_codes)
+        self.offset_index = np.full((n_spheres, p_max), offset_codes.size, dtype=np.intp)
+        self.offset_index[rows, columns] = which.ravel()
+        differences = self._encode(offsets[None, :, :] - offsets[:, None, :])  # [a, b]: b - a
+        displacements, position = np.unique(differences, return_inverse=True)
+        position = position.reshape(differences.shape)
+        # a displacement d and its opposite -d give the same pairs, read from either end:
+        # only "half" of them (0 and one of each +-d, by code) are stored
+        zero = self._encode(np.zeros(3, dtype=np.intp))
+        half = displacements >= zero
+        self.n_half = int(half.sum())
+        column_of = np.cumsum(half) - 1
+        mirror = np.searchsorted(displacements, 2 * zero - displacements)
+        n_offsets = offset_codes.size
+        self.from_b = np.zeros((n_offsets + 1,) * 2, dtype=bool)  # read the pair at voxel b
+        self.from_b[:-1, :-1] = ~half[position]
+        self.column = np.full((n_offsets + 1,) * 2, self.n_half, dtype=np.intp)  # pad: zero
+        self.column[:-1, :-1] = np.where(
+            half[position], column_of[position], column_of[mirror[position]]
+        )
+        self.partners = self._partners(mask, ijk, self._decode(displacements[half]))
+
+    def _encode(self, diff):
+        shifted = diff + self.width // 2
+        return (shifted[..., 0] * self.width[1] + shifted[..., 1]) * self.width[2] + shifted[..., 2]
+
+    def _decode(self, codes):
+        k = codes % self.width[2]
+        j = (codes // self.width[2]) % self.width[1]
+        i = codes // (self.width[2] * self.width[1])
+        return np.column_stack([i, j, k]) - self.width // 2
+
+    def _partners(self, mask, ijk, displacements):
+        lookup = np.full(mask.shape, self.n_voxels, dtype=np.intp)
+        lookup[mask] = np.arange(self.n_voxels)
+        partners = np.full((self.n_voxels + 1, len(displacements)), self.n_voxels, dtype=np.intp)
+        for j, displacement in enumerate(displacements):
+            target = ijk + displacement
+            inside = np.all((target >= 0) & (target < mask.shape), axis=1)
+            partners[np.flatnonzero(inside), j] = lookup[tuple(target[inside].T)]
+        return partners
+
+    def block_index(self, batch):
+        """Flat index of each sphere's p x p block into a (n_voxels + 1, n_half + 1) table."""
+        offsets, members = self.offset_index[batch], self.members[batch]
+        columns = self.column[offsets[:, :, None], offsets[:, None, :]]
+        from_b = self.from_b[offsets[:, :, None], offsets[:, None, :]]
+        reader = np.where(from_b, members[:, None, :], members[:, :, None])
+        return reader * (self.n_half + 1) + columns
+
+    def cross_products(self, X, atoms):
+        """Sum over each atom's samples of ``x[v] * x[partner]``: (n_atoms, n_voxels + 1,
+        n_half + 1), zero on the dummy voxel's row and on the padding column.
+
+        ``atoms`` is an (n_atoms, atom_size) array of sample indices padded with -1.
+        """
+        n_atoms, atom_size = atoms.shape
+        values = np.vstack([X[atoms.ravel()].T, np.zeros((1, atoms.size))])
+        values[:, atoms.ravel() < 0] = 0.0  # padding samples: zero
+        by_atom = values.reshape(self.n_voxels + 1, n_atoms, atom_size)
+        table = np.zeros((n_atoms, self.n_voxels + 1, self.n_half + 1))
+        for start in range(0, self.n_voxels, _VOXELS_PER_BLOCK):
+            rows = slice(start, min(start + _VOXELS_PER_BLOCK, self.n_voxels))
+            others = by_atom[self.partners[rows]]  # (block, n_half, n_atoms, atom_size)
+            np.einsum("vjan,van->avj", others, by_atom[rows], out=table[:, rows, :-1])
+        return table
+
+
+def _block_sums(index, pairs, n_spheres):
+    """Sparse (n_spheres, n_cells) matrix: its product with a table sums each sphere's block.
+
+    A block is symmetric and its cells (a, b) and (b, a) are the same table cell: the upper
+    triangle is kept, off-diagonal cells with weight 2. Padding cells are left out.
+    """
+    upper_a, upper_b = np.triu_indices(pairs.members.shape[1])
+    weight = np.where(upper_a == upper_b, 1.0, 2.0)
+    data, columns, counts = [], [], []
+    for batch_index, start in zip(index, range(0, n_spheres, _SPHERES_PER_BATCH), strict=True):
+        sizes = pairs.sizes[start : start + len(batch_index)]
+        real = upper_b[None, :] < sizes[:, None]  # upper_a <= upper_b
+        columns.append(batch_index[:, upper_a, upper_b][real])
+        data.append(np.broadcast_to(weight, real.shape)[real])
+        counts.append(real.sum(axis=1))
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))])
+    n_cells = (pairs.n_voxels + 1) * (pairs.n_half + 1)
+    return sparse.csr_matrix(
+        (np.concatenate(data), np.concatenate(columns), indptr), shape=(n_spheres, n_cells)
+    )
+
+
+def _atoms(codes, folds):
+    """Group the samples that have the same class and the same training folds.
+
+    Returns the atoms, an (n_atoms, atom_size) array of sample indices padded with -1, and
+    ``weights[k]``, an (n_atoms, n_classes) array: how many times each atom's samples are
+    in the training set of fold k, in the column of the atom's class.
+    """
+    n_samples, n_classes = codes.size, codes.max() + 1
+    counts = np.zeros((n_samples, len(folds)), dtype=np.intp)
+    for k, (train, _) in enumerate(folds):
+        np.add.at(counts[:, k], train, 1)
+    used = np.flatnonzero(counts.any(axis=1))
+    unique, which = np.unique(np.column_stack([codes, counts])[used], axis=0, return_inverse=True)
+    which = which.ravel()
+    order = np.argsort(which, kind="stable")
+    position = np.arange(order.size) - np.searchsorted(which[order], which[order])
+    atoms = np.full((unique.shape[0], np.bincount(which).max()), -1, dtype=np.intp)
+    atoms[which[order], position] = used[order]
+    weights = np.zeros((len(folds), unique.shape[0], n_classes))
+    weights[:, np.arange(unique.shape[0]), unique[:, 0]] = unique[:, 1:].T
+    return atoms, weights
+
+
+def _fold_statistics(X_centred, codes, train, weights, table, pairs, shrinkage):
+    """Class priors, means, variances and covariance tables of one training fold."""
+    counts = np.bincount(codes[train], minlength=weights.shape[1]).astype(float)
+    present = np.flatnonzero(counts)
+    if present.size < 2:
+        raise ValueError(
+            "'cv' must put at least two classes in every training fold (LDA cannot be fit "
+            f"on one class). Got a training fold with the single class index {present[0]}."
+        )
+    counts = counts[present]
+    samples = [X_centred[train[codes[train] == c]] for c in present]
+    means = np.stack([np.append(x.mean(axis=0), 0.0) for x in samples])  # dummy voxel: 0
+    variance = np.stack([np.append(x.var(axis=0), 1.0) for x in samples])  # dummy: 1
+    mean_square = counts @ (variance + means**2) / counts.sum()
+    partners = np.pad(pairs.partners, ((0, 0), (0, 1)), constant_values=-1)  # -1: dummy
+    tables, squared_correlations = [], []
+    for i, c in enumerate(present):
+        atoms = np.flatnonzero(weights[:, c])  # the fold's training atoms of class c
+        second = weights[atoms[0], c] * table[atoms[0]]
+        for a in atoms[1:]:
+            second += weights[a, c] * table[a]
+        second /= counts[i]
+        second -= means[i][:, None] * means[i][partners]
+        tables.append(second.ravel())
+        if shrinkage == "auto":  # squared correlations, for Ledoit-Wolf's delta
+            with np.errstate(divide="ignore", invalid="ignore"):  # constant: refitted
+                squared = second**2 / (variance[i][:, None] * variance[i][partners])
+            squared_correlations.append(squared.ravel())
+    return {
+        "present": present,
+        "priors": counts / counts.sum(),
+        "counts": counts,
+        "samples": samples,
+        "means": means,
+        "variance": variance,
+        "constant": (variance <= _CONSTANT_TOLERANCE * mean_square).any(axis=0),
+        "tables": tables,  # per class, the covariance of each (voxel, displacement) cell
+        "squared_correlations": squared_correlations,
+    }
+
+
+def _beta_sums(stats, neighbors):
+    """Ledoit-Wolf's ``beta_`` of each class on each sphere: (n_classes, n_spheres).
+
+    The sum over the class's samples i of ``(sum over the sphere's voxels j of z_ij ** 2)
+    ** 2``, where ``z`` are the standardized values: one sparse product gives the inner sums.
+    """
+    beta_ = np.empty((stats["present"].size, neighbors.shape[0]))
+    for i, samples in enumerate(stats["samples"]):
+        scale = np.where(stats["constant"][:-1], 1.0, stats["variance"][i, :-1])
+        squares = (samples - stats["means"][i, :-1]) ** 2 / scale
+        inner = neighbors @ squares.T  # (n_spheres, n_samples of the class)
+        beta_[i] = np.einsum("sn,sn->s", inner, inner)
+    return beta_
+
+
+def _pooled_covariance(index, stats, members, sizes, batch, shrinkage):
+    """The covariance of scikit-learn's LDA on each sphere: (n_spheres, p_max, p_max).
+
+    The sum over classes of ``prior * ((1 - alpha) * C + alpha * target)``, where ``C`` is
+    the class's empirical covariance on the sphere (its block of the class's table) and, for
+    Ledoit-Wolf ("auto"), alpha is computed on the standardized voxels (whose covariance is
+    the correlation: the sum of its squares over the block is needed) and the target is the
+    diagonal of variances; for a fixed shrinkage the target is ``trace(C) / p`` times the
+    identity (``shrunk_covariance``).
+    """
+    priors, counts = stats["priors"], stats["counts"]
+    real = members < stats["means"].shape[1] - 1
+    variance = np.moveaxis(stats["variance"][:, members], 0, -1) * real[..., None]  # (s, p, K)
+    p = sizes.astype(float)[:, None]
+    if shrinkage == "auto":
+        delta_ = stats["delta_"][batch]  # (n_spheres, n_classes)
+        beta = (stats["beta_"][:, batch].T / counts - delta_) / (p * counts)
+        delta = (delta_ - p) / p  # the standardized voxels have mean variance mu = 1
+        beta = np.minimum(beta, delta)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            alpha = np.where(beta == 0, 0.0, beta / delta)
+        alpha[sizes == 1] = 0.0
+        target = variance
+    else:
+        alpha = np.full((sizes.size, priors.size), shrinkage)
+        target = (variance.sum(axis=1, keepdims=True) / p[:, :, None]) * real[..., None]
+    weights = priors * (1 - alpha)
+    sigma = np.zeros(index.shape)
+    for c, table in enumerate(stats["tables"]):
+        blocks = table[index]  # (n_spheres, p_max, p_max)
+        blocks *= weights[:, c, None, None]
+        sigma += blocks
+    diagonal = np.arange(members.shape[1])
+    sigma[:, diagonal, diagonal] += np.einsum("spk,sk->sp", target, priors * alpha) + ~real
+    return sigma
+
+
+def _batch_accuracy(fold, pairs, batch, index, stats, shrinkage):
+    """Accuracy on the test samples of LDA trained on each sphere of a batch of spheres."""
+    X, X_centred, y, codes, train, test = fold
+    members, sizes = pairs.members[batch], pairs.sizes[batch]
+    present, priors = stats["present"], stats["priors"]
+    n_spheres, p_max = members.shape
+    real = members < pairs.n_voxels
+    sigma = _pooled_covariance(index, stats, members, sizes, batch, shrinkage)  # padding: 1
+    means = np.moveaxis(stats["means"][:, members], 0, -1)  # (n_spheres, p_max, n_classes)
+    exact = stats["constant"][members].any(axis=1)
+    if present.size == 2:  # as scikit-learn: one direction, the difference of the classes
+        coef = _solve(sigma, means[..., 1:] - means[..., :1], exact)
+        total = means[..., 1:] + means[..., :1]
+        intercept = -0.5 * np.einsum("spk,spk->sk", total, coef) + np.log(priors[1] / priors[0])
+    else:
+        coef = _solve(sigma, means, exact)
+        intercept = -0.5 * np.einsum("spk,spk->sk", means, coef) + np.log(priors)
+    # x_test[sphere] @ coef for every sphere at once: a sparse (n_spheres, n_voxels) matrix
+    # holding each sphere's coefficients times the test data
+    indptr = np.concatenate([[0], np.cumsum(sizes)])
+    scores = np.stack(
+        [
+            sparse.csr_matrix(
+                (coef[..., k][real], members[real], indptr), shape=(n_spheres, pairs.n_voxels)
+            )
+            @ stats["test_values"]
+            for k in range(coef.shape[2])
+        ],
+        axis=2,
+    )
+    scores += intercept[:, None, :]
+    # an upper bound of sum |x_j coef_j| + |intercept| (Cauchy-Schwarz): the scale of the
+    # rounding errors of the scores
+    coef_norm = np.sqrt(np.einsum("spk,spk->sk", coef, coef))
+    magnitude = stats["test_norms"][batch][:, :, None] * coef_norm[:, None, :]
+    magnitude += np.abs(intercept)[:, None, :]
+    if present.size == 2:
+        predicted, margin = (scores[..., 0] > 0).astype(int), np.abs(scores[..., 0])
+    else:
+        predicted = scores.argmax(axis=2)
+        ordered = np.sort(scores, axis=2)
+        margin = ordered[..., -1] - ordered[..., -2]
+    exact |= (margin <= _TIE_TOLERANCE * magnitude.max(axis=2)).any(axis=1)
+    exact |= ~np.isfinite(scores).all(axis=(1, 2))
+    target = np.searchsorted(present, codes[test])
+    target[present[np.minimum(target, present.size - 1)] != codes[test]] = -1  # unseen
+    accuracy = (predicted == target).mean(axis=1)
+    for s in np.flatnonzero(exact):
+        voxels = members[s, : sizes[s]]
+        lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage=shrinkage)
+        lda.fit(X[np.ix_(train, voxels)], y[train])
+        accuracy[s] = lda.score(X[np.ix_(test, voxels)], y[test])
+    return accuracy
+
+
+def _solve(sigma, rhs, exact):
+    """``numpy.linalg.solve`` per sphere; spheres with a singular ``sigma`` get ``exact``."""
+    try:
+        return np.linalg.solve(sigma, rhs)
+    except np.linalg.LinAlgError:
+        coef = np.zeros_like(rhs)
+        for s in range(sigma.shape[0]):
+            try:
+                coef[s] = np.linalg.solve(sigma[s], rhs[s])
+            except np.linalg.LinAlgError:
+                exact[s] = True
+        return coef
