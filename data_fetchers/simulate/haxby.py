@@ -89,11 +89,6 @@ NOISE_SD = 1.4  # % signal change, marginal std of the noise
 NOISE_FWHM = 2.0  # voxels: spatial smoothness of the noise
 AR_RHO = 0.35  # lag-1 autocorrelation of the noise
 ANAT_SHAPE = (76, 110, 100)  # 2 mm grid of the anatomical image
-DESCRIPTION = (
-    "Simulated stand-in of Haxby et al. (2001), subject {subject}: 12 runs x 121 volumes "
-    "(TR 2.5 s), 8 categories in blocks; face- and house-selective voxels planted in "
-    "ventral temporal cortex (see ground_truth)."
-)
 
 
 def grid(size):
