@@ -35,16 +35,27 @@ ADHD_SUBJECT_URL = "https://www.nitrc.org/frs/download.php/{download_id}/adhd40_
 ADHD_FIRST_DOWNLOAD_ID = 7782
 
 HAXBY_SUBJECTS = (1, 2, 3, 4, 5, 6)
-HAXBY_FILES = (
-    "bold.nii.gz",
-    "labels.txt",
-    "mask4_vt.nii.gz",
-    "mask8b_face_vt.nii.gz",
-    "mask8b_house_vt.nii.gz",
-    "mask8_face_vt.nii.gz",
-    "mask8_house_vt.nii.gz",
-    "anat.nii.gz",
-)
+# Facts of the real Haxby recordings, shared by the fetcher and the simulated stand-in.
+HAXBY_T_R = 2.5  # seconds
+HAXBY_N_RUNS = 12
+HAXBY_N_SCANS_PER_RUN = 121
+HAXBY_CATEGORIES = (
+    "bottle", "cat", "chair", "face", "house", "scissors", "scrambledpix", "shoe",
+)  # fmt: skip
+# Grid of bold.nii.gz: shape and signed voxel size (mm); the affine is
+# diag(-3.5, 3.75, 3.75) with the grid's centre at the origin.
+HAXBY_SHAPE = (40, 64, 64)
+HAXBY_VOXEL_SIZE = (-3.5, 3.75, 3.75)
+# Bunch key -> mask file of a subject's folder. The "little" masks (mask8_*) lie inside the
+# mask8b_* ones.
+HAXBY_MASKS = {
+    "mask_vt": "mask4_vt.nii.gz",
+    "mask_face": "mask8b_face_vt.nii.gz",
+    "mask_house": "mask8b_house_vt.nii.gz",
+    "mask_face_little": "mask8_face_vt.nii.gz",
+    "mask_house_little": "mask8_house_vt.nii.gz",
+}
+HAXBY_FILES = ("bold.nii.gz", "labels.txt", *HAXBY_MASKS.values(), "anat.nii.gz")
 # MD5 of the per-subject archives, as published in the MD5SUMS file of the base URL.
 HAXBY_MD5 = {
     1: "03e6865ec33bd5ebccdad3f13ef1d77f",

@@ -12,7 +12,7 @@ from ._download import install_archive, install_file
 from ._paths import check_size, get_source, simulated_root
 from ._source import Dataset, resolve
 
-T_R = 2.5
+T_R = _registry.HAXBY_T_R
 TITLE = "Haxby et al. (2001), faces and objects"
 DESCRIPTION = """\
 Haxby et al. (2001), Science 293:2425. Six subjects viewed grey-scale pictures of eight
@@ -20,7 +20,7 @@ categories (bottle, cat, chair, face, house, scissors, scrambled picture, shoe) 
 blocks, in 12 runs of 121 volumes (TR 2.5 s, voxels 3.5 x 3.75 x 3.75 mm). labels.txt
 gives one row per volume: the category ("rest" between blocks) and the run ("chunks").
 Masks: ventral temporal cortex (mask4_vt) and face- / house-selective voxels (mask8b_*,
-and the smaller mask8_* "little" masks). Distributed by PyMVPA, CC-BY-SA 3.0.
+and the smaller mask8_* "little" masks, which lie inside them). Distributed by PyMVPA, CC-BY-SA 3.0.
 """
 
 
@@ -75,11 +75,7 @@ def make_bunch(root, subject, *, source, ground_truth=None) -> Bunch:
         func=[str(subject_dir / "bold.nii.gz")],
         session_target=str(subject_dir / "labels.txt"),
         mask=str(folder / "mask.nii.gz"),
-        mask_vt=str(subject_dir / "mask4_vt.nii.gz"),
-        mask_face=str(subject_dir / "mask8b_face_vt.nii.gz"),
-        mask_house=str(subject_dir / "mask8b_house_vt.nii.gz"),
-        mask_face_little=str(subject_dir / "mask8_face_vt.nii.gz"),
-        mask_house_little=str(subject_dir / "mask8_house_vt.nii.gz"),
+        **{key: str(subject_dir / name) for key, name in _registry.HAXBY_MASKS.items()},
         anat=None if subject == 6 else str(subject_dir / "anat.nii.gz"),
         t_r=T_R,
         description=DESCRIPTION,

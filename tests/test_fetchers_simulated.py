@@ -41,9 +41,16 @@ def test_haxby(sim_dir, no_network):
     assert nib.load(data.mask_vt).shape == bold.shape[:3]
     with open(data.session_target) as labels:
         assert labels.readline().split() == ["labels", "chunks"]
-    for key in ("face_region", "house_region", "effect_size", "noise_sd"):
+    for key in ("face_region", "house_region", "effect_map", "effect_size", "noise_sd"):
         assert key in data.ground_truth
     assert nib.load(data.ground_truth.face_region).shape == bold.shape[:3]
+    assert nib.load(data.ground_truth.effect_map).shape == bold.shape[:3]
+    # The real voxel size, and the "little" masks inside the others, as in the real data.
+    assert bold.header.get_zooms()[:3] == pytest.approx((3.5, 3.75, 3.75))
+    for name in ("face", "house"):
+        little = nib.load(data[f"mask_{name}_little"]).get_fdata() > 0
+        big = nib.load(data[f"mask_{name}"]).get_fdata() > 0
+        assert little.any() and not (little & ~big).any()
     # A second call reuses the files.
     assert fetch_haxby(2, data_dir=sim_dir, verbose=0, source="simulated").func == data.func
 
