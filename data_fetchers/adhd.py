@@ -109,8 +109,9 @@ def fetch_adhd(n_subjects=10, *, data_dir=None, source=None, size="small", verbo
         have no published checksum: each download is checked for a complete gzip stream,
         safe members and the expected files.
     size : {"small", "full"}, default="small"
-        Size of the simulated stand-in ("full" has the real dimensions). Ignored for
-        real data.
+        Size of the simulated stand-in, both with the release's 3 mm voxels: "full" has the
+        real grid and 176 volumes, "small" a slab of 23 axial slices and 100 volumes.
+        Ignored for real data.
     verbose : int, default=1
         0 is silent; 1 prints progress.
 

@@ -4,10 +4,10 @@ The layout is that of the real archives: ``adhd/data/{id}/{id}_rest_tshift_RPI_v
 (MNI grid, TR 2 s), ``adhd/data/{id}/{id}_regressors.csv`` (tab-separated confounds with a
 header) and the phenotypic table; ids, TR and file names come from :mod:`data_fetchers._registry`.
 Both sizes use 3 mm voxels, as the release does: ``"full"`` is the release's 61 x 73 x 61
-grid with 176 volumes; ``"small"`` (the default) keeps 120 volumes and crops the field of
-view to the brain's left-right and front-back extent and to a slab of 27 axial slices (z from
--18 to 60 mm, like a partial-brain acquisition: the cerebellum and the top of the brain are
-outside), to fit the course's time budget.
+grid with 176 volumes; ``"small"`` (the default) keeps 100 volumes and crops the field of
+view to the brain's left-right and front-back extent and to a slab of 23 axial slices (z from
+-12 to 54 mm, like a partial-brain acquisition: the cerebellum, the bottom of the temporal
+lobes and the top of the brain are outside), to fit the course's time budget.
 
 Each subject's BOLD signal, in % of a baseline that follows the MNI152 template, sums
 (numbers are the simulator's settings; the sources say what real data show):
@@ -57,10 +57,10 @@ from data_fetchers._paths import check_size
 from data_fetchers.simulate import _anatomy as ana
 
 VERSION = "4"  # bump when the generated data change: older copies are then regenerated
-GRIDS = {  # 3 mm MNI grids: the release's, and a slab of 27 slices (z from -18 to 60 mm)
+GRIDS = {  # 3 mm MNI grids: the release's, and a slab of 23 slices (z from -12 to 54 mm)
     "full": {"shape": (61, 73, 61), "origin": (90.0, -126.0, -72.0),
              "n_scans": _registry.ADHD_N_SCANS},
-    "small": {"shape": (49, 60, 27), "origin": (72.0, -105.0, -18.0), "n_scans": 120},
+    "small": {"shape": (49, 60, 23), "origin": (72.0, -105.0, -12.0), "n_scans": 100},
 }
 VOXEL_SIZE = 3.0
 # name -> list of (MNI centre, sigma in mm)
@@ -350,7 +350,7 @@ def ensure(root, *, subject_ids, size="small", verbose=1):
         Subject ids of the 40-subject release (e.g. ``["3902469", "7774305"]``).
     size : {"small", "full"}
         ``"full"``: the release's 61 x 73 x 61 grid and 176 volumes; ``"small"``: the same
-        3 mm voxels in a 49 x 60 x 27 slab (z from -18 to 60 mm) and 120 volumes.
+        3 mm voxels in a 49 x 60 x 23 slab (z from -12 to 54 mm) and 100 volumes.
     verbose : int
         Print a progress line per generated subject.
 
