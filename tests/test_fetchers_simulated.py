@@ -25,7 +25,7 @@ def sim_dir(tmp_path_factory):
 
 def paths_of(bunch):
     for key, value in bunch.items():
-        if key in ("description", "ground_truth", "source", "subject_ids"):
+        if key in ("description", "ground_truth", "source", "subject_ids", "title"):
             continue
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str):
