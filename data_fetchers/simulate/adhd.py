@@ -34,8 +34,9 @@ Each subject's BOLD signal, in % of a baseline that follows the MNI152 template,
   pulsation aliased at TR 2 s, Birn 2012 NeuroImage), a slow white-matter signal (0.5 %)
   and a global signal (0.3 %).
 * **Thermal and physiological noise**: Gaussian, AR(1) in time (rho 0.3) and spatially
-  smooth (FWHM 5 mm, a face-neighbour correlation of about 0.6 before signals are added:
-  unsmoothed 3 mm EPI resampled to MNI space has an intrinsic smoothness of 1.5-2 voxels),
+  smooth (FWHM 5 mm, a face-neighbour correlation of about 0.6 before signals are added;
+  our estimate for unsmoothed 3 mm EPI resampled to MNI space, whose intrinsic smoothness
+  is 1.5-2 voxels: we know of no single published value of the neighbour correlation),
   1.2 % standard deviation, plus a linear drift. Together with the sources above the
   temporal signal-to-noise ratio in grey matter is about 40-70, as at 3 T with 3 mm voxels
   (Triantafyllou et al. 2005 NeuroImage).
