@@ -94,6 +94,13 @@ ADHD_PAPER_IDS = (
 # The course's order: the paper's ten first, then the other thirty in sorted order.
 ADHD_IDS = ADHD_PAPER_IDS + tuple(i for i in ADHD_SORTED_IDS if i not in ADHD_PAPER_IDS)
 ADHD_PHENOTYPIC = "ADHD200_40subs_motion_parameters_and_phenotypics.csv"
+ADHD_T_R = 2.0  # repetition time of the release, in seconds
+ADHD_N_SCANS = 176  # volumes per subject in the release
+
+
+def adhd_subject_files(subject_id) -> tuple:
+    """The two files of one ADHD subject: its BOLD image and its confounds table."""
+    return (f"{subject_id}_rest_tshift_RPI_voreg_mni.nii.gz", f"{subject_id}_regressors.csv")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from ._download import install_archive, install_file
 from ._paths import check_size, get_source, simulated_root
 from ._source import Dataset, resolve
 
-T_R = 2.0
+T_R = _registry.ADHD_T_R
 N_MAX = len(_registry.ADHD_IDS)
 TITLE = "ADHD-200 resting state (40-subject release)"
 DESCRIPTION = """\
@@ -42,7 +42,7 @@ def subject_ids(n_subjects) -> list:
 
 
 def _subject_files(subject_id) -> list:
-    return [f"{subject_id}_rest_tshift_RPI_voreg_mni.nii.gz", f"{subject_id}_regressors.csv"]
+    return list(_registry.adhd_subject_files(subject_id))
 
 
 def is_present(data_dir, ids) -> bool:
@@ -109,8 +109,9 @@ def fetch_adhd(n_subjects=10, *, data_dir=None, source=None, size="small", verbo
         have no published checksum: each download is checked for a complete gzip stream,
         safe members and the expected files.
     size : {"small", "full"}, default="small"
-        Size of the simulated stand-in ("full" has the real dimensions). Ignored for
-        real data.
+        Size of the simulated stand-in, both with the release's 3 mm voxels: "full" has the
+        real grid and 176 volumes, "small" a slab of 23 axial slices and 100 volumes.
+        Ignored for real data.
     verbose : int, default=1
         0 is silent; 1 prints progress.
 

@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import LocalServer
 from sklearn.utils import Bunch
 from test_fetchers_download import Mirror, leftovers
 
 import data_fetchers.simulate
+from conftest import LocalServer
 from data_fetchers import FetchError, _atomic, _download, _registry, fetch_haxby, haxby
 
 ARCHIVE = "haxby2001/subj2-2010.01.14.tar.gz"

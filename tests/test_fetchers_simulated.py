@@ -8,6 +8,7 @@ folder.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import nibabel as nib
 import pytest
@@ -73,6 +74,9 @@ def test_adhd(sim_dir, no_network):
     assert data.subject_ids == ["3902469", "7774305"]
     assert all(os.path.isfile(path) for path in paths_of(data))
     assert nib.load(data.func[1]).ndim == 4
+    assert data.t_r == nib.load(data.func[1]).header.get_zooms()[3] == 2.0
+    header = Path(data.confounds[0]).read_text().splitlines()[0].split("\t")
+    assert {"motion-x", "csf", "wm"} <= {name.strip() for name in header}
     for key in ("networks", "network_names", "time_courses", "parcels"):
         assert key in data.ground_truth
     assert "default mode" in data.ground_truth.network_names

@@ -29,7 +29,8 @@ HAXBY_KEYS = {
     "mask_house_little", "anat", "t_r", "title", "description", "source", "ground_truth",
 }  # fmt: skip
 MIYAWAKI_KEYS = {
-    "func", "label", "mask", "mask_roi", "background", "title", "description", "source", "ground_truth"
+    "func", "label", "mask", "mask_roi", "background", "title", "description", "source",
+    "ground_truth",
 }  # fmt: skip
 ADHD_KEYS = {
     "func", "confounds", "phenotypic", "subject_ids", "t_r", "title", "description", "source",

@@ -336,3 +336,68 @@ def smooth_field(rng, mask, n_fields, *, fwhm):
     ``fwhm``, in voxels).
     """
     return smooth_ar1_noise(rng, n_fields, mask, fwhm=fwhm, rho=0.0).T
+
+
+def smooth_noise(rng, shape, n_samples, *, fwhm, rho=0.0, mask=None):
+    """Gaussian noise, spatially smooth and AR(1) in time, with unit variance (float32).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Random generator.
+    shape : tuple of 3 ints
+        Grid shape.
+    n_samples : int
+        Number of volumes.
+    fwhm : float
+        Full width at half maximum of the Gaussian smoothing kernel, in voxels. The
+        correlation of two face neighbours is then ``exp(-1 / (4 sigma**2))`` with
+        ``sigma = fwhm / 2.355``.
+    rho : float
+        Lag-1 autocorrelation in time.
+    mask : numpy.ndarray of bool, optional
+        Return only the voxels of ``mask`` (shape (n_samples, n_voxels)); else the full
+        grid (shape (n_samples, *shape)).
+    """
+    sigma = fwhm / np.sqrt(8 * np.log(2))
+    out = np.empty((n_samples, *shape), dtype=np.float32)
+    for t in range(n_samples):
+        volume = rng.standard_normal(shape, dtype=np.float32)
+        ndimage.gaussian_filter(volume, sigma, output=out[t], mode="constant")
+    # The variance of smoothed white noise: the sum of the squared kernel weights.
+    impulse = np.zeros((9, 9, 9), dtype=np.float32)
+    impulse[4, 4, 4] = 1
+    out /= np.float32(np.sqrt((ndimage.gaussian_filter(impulse, sigma) ** 2).sum()))
+    if mask is not None:
+        out = out[:, mask]
+    if rho:
+        out *= np.float32(np.sqrt(1 - rho**2))
+        out[0] *= np.float32(1 / np.sqrt(1 - rho**2))
+        for t in range(1, n_samples):
+            out[t] += np.float32(rho) * out[t - 1]
+    return out
+
+
+def neighbour_correlation(data, mask):
+    """Mean correlation in time between face neighbours along x of a 4D array.
+
+    Parameters
+    ----------
+    data : numpy.ndarray, shape (nx, ny, nz, n_samples)
+        Time series on a grid.
+    mask : numpy.ndarray of bool, shape (nx, ny, nz)
+        Voxels to use (a pair counts when both voxels are in the mask).
+
+    Returns
+    -------
+    float
+    """
+    a, b = data[:-1], data[1:]
+    pair = mask[:-1] & mask[1:]
+    a = a[pair].astype(np.float64)
+    b = b[pair].astype(np.float64)
+    a -= a.mean(axis=1, keepdims=True)
+    b -= b.mean(axis=1, keepdims=True)
+    denom = np.sqrt((a**2).sum(axis=1) * (b**2).sum(axis=1))
+    ok = denom > 0
+    return float(np.mean((a * b).sum(axis=1)[ok] / denom[ok]))

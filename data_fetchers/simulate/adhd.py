@@ -1,17 +1,47 @@
 """Simulated stand-in of the ADHD-200 resting-state sample (40 subjects), with a known truth.
 
 The layout is that of the real archives: ``adhd/data/{id}/{id}_rest_tshift_RPI_voreg_mni.nii.gz``
-(176 volumes, TR 2 s, MNI grid), ``adhd/data/{id}/{id}_regressors.csv`` (tab separated
-confounds with a header) and ``adhd/ADHD200_40subs_motion_parameters_and_phenotypics.csv``.
-Every subject's BOLD signal (in % of a baseline that follows the MNI152 template) sums:
+(MNI grid, TR 2 s), ``adhd/data/{id}/{id}_regressors.csv`` (tab-separated confounds with a
+header) and the phenotypic table; ids, TR and file names come from :mod:`data_fetchers._registry`.
+Both sizes use 3 mm voxels, as the release does: ``"full"`` is the release's 61 x 73 x 61
+grid with 176 volumes; ``"small"`` (the default) keeps 100 volumes and crops the field of
+view to the brain's left-right and front-back extent and to a slab of 23 axial slices (z from
+-12 to 54 mm, like a partial-brain acquisition: the cerebellum, the bottom of the temporal
+lobes and the top of the brain are outside), to fit the course's time budget.
 
-* 10 resting-state networks: fixed spatial maps (Gaussian blobs at MNI coordinates, inside
-  the grey matter) times subject-specific slow time courses (0.01-0.1 Hz);
-* 100 spatially compact parcels (k-means on the brain's voxel coordinates) whose voxels
-  share a parcel time course;
-* nuisance: head motion leaking into the data, physiological (CSF / white-matter)
-  fluctuations, a linear drift and AR(1) noise. The regressors file gives the motion
-  parameters, CSF and white-matter signals and 5 CompCor components.
+Each subject's BOLD signal, in % of a baseline that follows the MNI152 template, sums
+(numbers are the simulator's settings; the sources say what real data show):
+
+* **16 network sources**: 12 large-scale networks (Gaussian blobs at MNI coordinates of
+  the classic resting-state networks, Smith et al. 2009 PNAS; grey matter only), three
+  sub-networks (anterior and posterior default mode, primary visual) whose own time
+  courses add to their parent's, and one "language" network that overlaps the auditory
+  and left fronto-parietal ones. Time courses are band-limited to 0.01-0.1 Hz (Biswal et
+  al. 1995 MRM; Cordes et al. 2001 AJNR); the dorsal attention and salience networks are
+  anti-correlated with the default mode network (r = -0.5 and -0.3; Fox et al. 2005 PNAS
+  report negative correlations of this order between these systems). Peak amplitude: a
+  standard deviation of 0.6-1.2 % of the signal, drawn per subject and network (the
+  amplitude of low-frequency fluctuations in grey matter is about 1-2 % of the signal at
+  1.5-3 T: Biswal et al. 1995; Zang et al. 2007 Brain Dev).
+* **Parcels with their own time courses**: a warped, weighted Voronoi tessellation of the
+  brain (100 regions of unequal sizes with irregular borders, not a k-means of voxel
+  coordinates); every voxel of a parcel carries the parcel's slow time course (0.5 %).
+* **Structured noise**, all described by the confounds file: head motion (6 rigid-body
+  parameters, random walks with a few jerks; framewise displacement about 0.1-0.3 mm, the
+  range Power et al. 2012 NeuroImage report for children and young adults) leaking into
+  the signal through the image's intensity gradient, so mostly at the brain's edge; a
+  broadband CSF signal (3 %, ventricles and the brain's border: cardiac and respiratory
+  pulsation aliased at TR 2 s, Birn 2012 NeuroImage), a slow white-matter signal (0.5 %)
+  and a global signal (0.3 %).
+* **Thermal and physiological noise**: Gaussian, AR(1) in time (rho 0.3) and spatially
+  smooth (FWHM 5 mm, a face-neighbour correlation of about 0.6 before signals are added;
+  our estimate for unsmoothed 3 mm EPI resampled to MNI space, whose intrinsic smoothness
+  is 1.5-2 voxels: we know of no single published value of the neighbour correlation),
+  1.2 % standard deviation, plus a linear drift. Together with the sources above the
+  temporal signal-to-noise ratio in grey matter is about 40-70, as at 3 T with 3 mm voxels
+  (Triantafyllou et al. 2005 NeuroImage).
+
+The planted maps, parcels, tissue weights and every time course are saved as ground truth.
 """
 
 from __future__ import annotations
@@ -19,33 +49,27 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial import distance
+from scipy import ndimage
 from sklearn.utils import Bunch
 
+from data_fetchers import _registry
 from data_fetchers._atomic import atomic_dir, atomic_file
 from data_fetchers._paths import check_size
 from data_fetchers.simulate import _anatomy as ana
 
-VERSION = "3"  # bump when the generated data change: older copies are then regenerated
-T_R = 2.0
-N_SCANS = 176
-SUBJECT_IDS = (
-    "0010042", "0010064", "0010128", "0021019", "0023008", "0023012", "0027011", "0027018",
-    "0027034", "0027037", "1019436", "1206380", "1418396", "1517058", "1552181", "1562298",
-    "1679142", "2014113", "2497695", "2950754", "3007585", "3154996", "3205761", "3520880",
-    "3624598", "3699991", "3884955", "3902469", "3994098", "4016887", "4046678", "4134561",
-    "4164316", "4275075", "6115230", "7774305", "8409791", "8697774", "9744150", "9750701",
-)
-GRIDS = {  # MNI grids: the real 3 mm one, and a 6 mm one with the same bounding box
-    "full": {"voxel_size": 3.0, "shape": (61, 73, 61)},
-    "small": {"voxel_size": 6.0, "shape": (31, 37, 31)},
+VERSION = "4"  # bump when the generated data change: older copies are then regenerated
+GRIDS = {  # 3 mm MNI grids: the release's, and a slab of 23 slices (z from -12 to 54 mm)
+    "full": {"shape": (61, 73, 61), "origin": (90.0, -126.0, -72.0),
+             "n_scans": _registry.ADHD_N_SCANS},
+    "small": {"shape": (49, 60, 23), "origin": (72.0, -105.0, -12.0), "n_scans": 100},
 }
-ORIGIN = (90.0, -126.0, -72.0)  # world coordinates of voxel (0, 0, 0)
+VOXEL_SIZE = 3.0
 # name -> list of (MNI centre, sigma in mm)
 NETWORKS = {
     "default mode": [((0, -54, 28), 9), ((0, 52, -2), 10), ((-46, -66, 32), 8),
                      ((48, -62, 32), 8)],
     "visual": [((0, -84, 4), 11), ((-14, -92, -2), 8), ((14, -92, -2), 8)],
+    "lateral visual": [((-44, -74, -4), 8), ((44, -74, -4), 8)],
     "sensorimotor": [((-38, -24, 56), 9), ((38, -24, 56), 9), ((0, -14, 60), 8)],
     "auditory": [((-54, -20, 8), 8), ((54, -20, 8), 8)],
     "left fronto-parietal": [((-42, 26, 30), 9), ((-44, -56, 46), 9)],
@@ -55,22 +79,34 @@ NETWORKS = {
                          ((26, -62, 52), 8)],
     "cerebellum": [((-26, -70, -36), 10), ((26, -70, -36), 10)],
     "basal ganglia": [((-18, 6, 4), 7), ((18, 6, 4), 7)],
+    "language": [((-50, 16, 10), 8), ((-54, -40, 14), 8)],
 }
+# Sub-networks: (name, parent, indices of the parent's blobs) with a time course of their own.
+SUBNETWORKS = (
+    ("default mode (anterior)", "default mode", (1,)),
+    ("default mode (posterior)", "default mode", (0, 2, 3)),
+    ("visual (primary)", "visual", (1, 2)),
+)
+SUBNETWORK_WEIGHT = 0.7  # amplitude of a sub-network's own course, relative to its parent
+ANTICORRELATED = {"dorsal attention": -0.5, "salience": -0.3}  # correlation with the DMN
 N_PARCELS = 100
-NETWORK_AMPLITUDE = (1.2, 2.0)  # % signal change, drawn per subject and network
-PARCEL_AMPLITUDE = 0.35
-NOISE_SD = 1.0
+NETWORK_AMPLITUDE = (0.6, 1.2)  # % signal change (std at the peak), per subject and network
+PARCEL_AMPLITUDE = 0.5
+NOISE_SD = 1.2
+NOISE_FWHM = 5.0  # mm
 AR_RHO = 0.3
+CSF_AMPLITUDE = 3.0
+WM_AMPLITUDE = 0.5
+GLOBAL_AMPLITUDE = 0.3
 CONFOUND_COLUMNS = (
     "csf", "constant", "linearTrend", "wm", "global", "motion-pitch", "motion-roll",
     "motion-yaw", "motion-x", "motion-y", "motion-z", "gm", "compcor1", "compcor2",
     "compcor3", "compcor4", "compcor5",
 )
-PHENOTYPIC = "ADHD200_40subs_motion_parameters_and_phenotypics.csv"
 DESCRIPTION = (
-    "Simulated stand-in of the ADHD-200 resting-state sample: 176 volumes (TR 2 s) per "
-    "subject on the MNI grid, with 10 planted networks and 100 planted parcels "
-    "(see ground_truth)."
+    "Simulated stand-in of the ADHD-200 resting-state sample: 3 mm voxels, TR 2 s, "
+    "16 planted network sources, 100 planted parcels, motion and physiological noise "
+    "described by the confounds file (see ground_truth)."
 )
 
 
@@ -89,7 +125,7 @@ def check_subject_ids(subject_ids):
                 f"'subject_ids' must contain str ids such as '3902469'. Got "
                 f"{type(sid).__name__}: {sid!r}."
             )
-        if sid not in SUBJECT_IDS:
+        if sid not in _registry.ADHD_SORTED_IDS:
             raise ValueError(
                 "'subject_ids' must contain ids of the 40-subject ADHD-200 release "
                 f"(7 digits, e.g. '3902469'). Got {sid!r}."
@@ -99,73 +135,131 @@ def check_subject_ids(subject_ids):
     return [str(s) for s in subject_ids]
 
 
-def _kmeans(coords, n_clusters, rng, n_iter=25):
-    """Plain deterministic k-means (labels 1..n_clusters) of voxel coordinates."""
-    centers = coords[rng.choice(len(coords), size=n_clusters, replace=False)]
-    for _ in range(n_iter):
-        labels = distance.cdist(coords, centers, "sqeuclidean").argmin(axis=1)
-        counts = np.bincount(labels, minlength=n_clusters)
-        for d in range(3):
-            sums = np.bincount(labels, weights=coords[:, d], minlength=n_clusters)
-            centers[:, d] = np.where(counts > 0, sums / np.maximum(counts, 1), centers[:, d])
-    return labels + 1
+def grid_affine(size):
+    """Affine of the 3 mm grid of a given size (radiological x axis, as the release)."""
+    affine = np.diag([-VOXEL_SIZE, VOXEL_SIZE, VOXEL_SIZE, 1.0])
+    affine[:3, 3] = GRIDS[size]["origin"]
+    return affine
+
+
+def _parcels(anat, affine, rng):
+    """Warped, weighted Voronoi parcels of the brain (labels 1..N_PARCELS over the brain).
+
+    Voxel coordinates are displaced by a smooth random field (std 6 mm, correlation length
+    about 12 mm) so that borders are irregular, and each seed gets a random additive weight
+    (0-8 mm) so that parcels have unequal sizes. A seed left without voxels is dropped
+    and the labels renumbered, so they run from 1 to the number of parcels kept.
+    """
+    shape = anat.brain.shape
+    field = np.stack([ndimage.gaussian_filter(rng.standard_normal(shape), 4.0)
+                      for _ in range(3)])
+    field *= 6.0 / field[:, anat.brain].std()
+    coords = ana.voxel_coords(affine, anat.brain) + field[:, anat.brain].T
+    seeds = coords[rng.choice(len(coords), size=N_PARCELS, replace=False)]
+    weights = rng.uniform(0, 8, N_PARCELS)
+    labels = np.empty(len(coords), dtype=np.int16)
+    for start in range(0, len(coords), 8192):
+        chunk = coords[start:start + 8192]
+        dist = np.sqrt(((chunk[:, None, :] - seeds[None]) ** 2).sum(axis=-1)) - weights
+        labels[start:start + 8192] = dist.argmin(axis=1) + 1
+    _, labels = np.unique(labels, return_inverse=True)
+    return (labels + 1).astype(np.int16)
 
 
 def _shared(size):
-    """Anatomy, network maps and parcels (the same for every subject)."""
-    grid = GRIDS[size]
-    v = grid["voxel_size"]
-    affine = np.diag([-v, v, v, 1.0])
-    affine[:3, 3] = ORIGIN
-    anat = ana.anatomy(affine, grid["shape"])
+    """Anatomy, source maps, tissue weights, motion gradients and parcels (all subjects)."""
+    affine = grid_affine(size)
+    anat = ana.anatomy(affine, GRIDS[size]["shape"])
     coords = ana.voxel_coords(affine, anat.brain)
     gm = anat.gm[anat.brain]
-    maps = np.zeros((coords.shape[0], len(NETWORKS)), dtype=np.float32)
-    for n, blobs in enumerate(NETWORKS.values()):
-        for center, sigma in blobs:
+    names = list(NETWORKS) + [name for name, _, _ in SUBNETWORKS]
+    blobs = list(NETWORKS.values()) + [[NETWORKS[parent][i] for i in keep]
+                                       for _, parent, keep in SUBNETWORKS]
+    maps = np.zeros((coords.shape[0], len(names)), dtype=np.float32)
+    for n, sources in enumerate(blobs):
+        for center, sigma in sources:
             maps[:, n] = np.maximum(maps[:, n], ana.blob(coords, center, sigma))
     maps *= gm[:, None]
     maps[maps < 0.05] = 0
+    template = anat.template[anat.brain]
+    csf = np.clip((0.5 - template) / 0.2, 0, 1).astype(np.float32)
+    wm = (~gm).astype(np.float32)
+    # Baseline intensity, and its spatial gradient (per mm) for the motion leak.
+    full = np.where(anat.brain, 600 + 600 * anat.template, 0).astype(np.float32)
+    full = ndimage.gaussian_filter(full, 0.7)
+    gradient = np.stack(np.gradient(full, VOXEL_SIZE))[:, anat.brain].T  # voxel axes
+    gradient = gradient @ np.linalg.inv(affine[:3, :3] / VOXEL_SIZE)     # world axes
+    baseline = (600 + 600 * template).astype(np.float32)
+    arm = coords - np.array([0.0, -18.0, 18.0])  # lever arm from the centre of rotation
+    # d(signal) = -grad . (translation + rotation x arm) = -grad.T - rotation.(arm x grad)
+    loadings = np.vstack([np.cross(arm, gradient).T, gradient.T])  # pitch, roll, yaw, x, y, z
+    loadings = (-100 * loadings / baseline).astype(np.float32)
     rng = np.random.default_rng(200)
-    parcels = _kmeans(coords.astype(np.float64), N_PARCELS, rng)
-    return Bunch(affine=affine, anat=anat, coords=coords, gm=gm, maps=maps, parcels=parcels)
+    parcels = _parcels(anat, affine, rng)
+    return Bunch(affine=affine, anat=anat, coords=coords, gm=gm, maps=maps, names=names,
+                 csf=csf, wm=wm, baseline=baseline, motion_loadings=loadings,
+                 parcels=parcels, n_scans=GRIDS[size]["n_scans"])
+
+
+def _network_courses(rng, n_scans):
+    """Unit-variance courses of the networks then the sub-networks (n_scans, n_sources)."""
+    t_r = _registry.ADHD_T_R
+    courses = ana.slow_signals(rng, n_scans, len(NETWORKS) + len(SUBNETWORKS), t_r)
+    names = list(NETWORKS)
+    dmn = courses[:, names.index("default mode")]
+    for name, r in ANTICORRELATED.items():
+        k = names.index(name)
+        courses[:, k] = r * dmn + np.sqrt(1 - r**2) * courses[:, k]
+    courses[:, len(NETWORKS):] *= SUBNETWORK_WEIGHT
+    return courses
+
+
+def _motion(rng, n_scans):
+    """Rigid-body motion: pitch, roll, yaw (radians) and x, y, z (mm), (n_scans, 6)."""
+    steps = rng.normal(0, 1, (n_scans, 6)) * [4e-4, 4e-4, 4e-4, 0.025, 0.025, 0.025]
+    jerks = rng.choice(n_scans, size=3, replace=False)
+    steps[jerks] *= 5
+    motion = np.cumsum(steps, axis=0)
+    return motion - motion[0]
 
 
 def _subject(shared, subject_id):
-    """BOLD (4D int16), confounds table and network time courses of one subject."""
-    rng = np.random.default_rng(int(subject_id) + 7)
-    n_vox = shared.coords.shape[0]
-    n_net = len(NETWORKS)
-    amplitude = rng.uniform(*NETWORK_AMPLITUDE, size=n_net)
-    courses = (ana.slow_signals(rng, N_SCANS, n_net, T_R) * amplitude).astype(np.float32)
+    """BOLD (4D int16), confounds table and planted time courses of one subject."""
+    rng = np.random.default_rng(int(subject_id) + 11)
+    n_scans = shared.n_scans
+    t_r = _registry.ADHD_T_R
+    amplitude = rng.uniform(*NETWORK_AMPLITUDE, size=len(NETWORKS))
+    amplitude = np.concatenate([amplitude, [amplitude[list(NETWORKS).index(parent)]
+                                            for _, parent, _ in SUBNETWORKS]])
+    courses = (_network_courses(rng, n_scans) * amplitude).astype(np.float32)
     percent = courses @ shared.maps.T
-    parcel_courses = ana.slow_signals(rng, N_SCANS, N_PARCELS, T_R).astype(np.float32)
+    parcel_courses = ana.slow_signals(rng, n_scans, N_PARCELS, t_r).astype(np.float32)
     percent += PARCEL_AMPLITUDE * parcel_courses[:, shared.parcels - 1]
-    # Head motion: smooth random walks (mm and radians), leaking most at the brain's edge.
-    steps = rng.normal(0, 1, (N_SCANS, 6)) * [0.002, 0.002, 0.002, 0.03, 0.03, 0.03]
-    motion = np.cumsum(steps, axis=0)
-    motion -= motion.mean(axis=0)
-    edge = 1 - shared.anat.template[shared.anat.brain]
-    leak = rng.normal(0, 1, (6, n_vox)) * edge * np.array([[60], [60], [60], [4], [4], [4]])
-    percent += (motion @ leak).astype(np.float32)
-    # Physiological fluctuations (CSF- and white-matter-like), broadband.
-    physio = rng.normal(0, 1, (N_SCANS, 2))
-    loading = np.stack([0.6 * edge, 0.4 * ~shared.gm]) * rng.uniform(0.5, 1.5, (2, n_vox))
-    nuisance = (physio @ loading).astype(np.float32)
-    percent += nuisance
-    percent += ana.ar1_noise(rng, N_SCANS, n_vox, rho=AR_RHO, sd=NOISE_SD)
-    ramp = np.linspace(-0.5, 0.5, N_SCANS, dtype=np.float32)[:, None]
-    percent += ramp * rng.normal(0, 1.0, n_vox).astype(np.float32)
-    baseline = (600 + 600 * shared.anat.template[shared.anat.brain]).astype(np.float32)
-    values = baseline * (1 + percent / 100)
-    bold = np.zeros(shared.anat.brain.shape + (N_SCANS,), dtype=np.int16, order="F")
+    motion = _motion(rng, n_scans)
+    percent += (motion.astype(np.float32) @ shared.motion_loadings)
+    physio = np.column_stack([
+        ana.ar1_noise(rng, n_scans, 1, rho=0.2)[:, 0],                     # CSF: broadband
+        ana.slow_signals(rng, n_scans, 1, t_r, low=0.002, high=0.05)[:, 0],  # white matter
+        ana.slow_signals(rng, n_scans, 1, t_r)[:, 0],                       # global
+    ]).astype(np.float32)
+    percent += np.outer(CSF_AMPLITUDE * physio[:, 0], shared.csf)
+    percent += np.outer(WM_AMPLITUDE * physio[:, 1], shared.wm)
+    percent += GLOBAL_AMPLITUDE * physio[:, 2:3]
+    percent += NOISE_SD * ana.smooth_noise(rng, shared.anat.brain.shape, n_scans,
+                                           fwhm=NOISE_FWHM / VOXEL_SIZE, rho=AR_RHO,
+                                           mask=shared.anat.brain)
+    ramp = np.linspace(-0.5, 0.5, n_scans, dtype=np.float32)[:, None]
+    percent += ramp * rng.normal(0, 1.0, percent.shape[1]).astype(np.float32)
+    values = shared.baseline * (1 + percent / 100)
+    bold = np.zeros(shared.anat.brain.shape + (n_scans,), dtype=np.int16, order="F")
     bold[shared.anat.brain] = ana.to_int16(values.T)
-    confounds = _confounds(values, motion, physio, shared, rng)
-    return bold, confounds, courses, parcel_courses
+    confounds = _confounds(values, motion, shared)
+    return bold, confounds, courses, parcel_courses, physio
 
 
-def _confounds(values, motion, physio, shared, rng):
+def _confounds(values, motion, shared):
     """The regressors table: columns of CONFOUND_COLUMNS, (n_scans, 17)."""
+    n_scans = values.shape[0]
     outside_gm = values[:, ~shared.gm].astype(np.float64)
     centred = outside_gm - outside_gm.mean(axis=0)
     centred /= outside_gm.std(axis=0) + 1e-6
@@ -175,10 +269,10 @@ def _confounds(values, motion, physio, shared, rng):
     compcor = vectors[:, ::-1][:, :5]
     compcor *= np.sign(compcor[0] + 1e-12)
     table = {
-        "csf": 800 + 8 * physio[:, 0] + rng.normal(0, 1, N_SCANS),
-        "constant": np.ones(N_SCANS),
-        "linearTrend": np.arange(N_SCANS, dtype=float),
-        "wm": 700 + 5 * physio[:, 1] + rng.normal(0, 1, N_SCANS),
+        "csf": values[:, shared.csf > 0.5].mean(axis=1),
+        "constant": np.ones(n_scans),
+        "linearTrend": np.arange(n_scans, dtype=float),
+        "wm": values[:, shared.wm > 0].mean(axis=1),
         "global": values.mean(axis=1),
         "motion-pitch": motion[:, 0], "motion-roll": motion[:, 1], "motion-yaw": motion[:, 2],
         "motion-x": motion[:, 3], "motion-y": motion[:, 4], "motion-z": motion[:, 5],
@@ -200,7 +294,7 @@ def _phenotypic_text():
     header = "Subject,RestScan,MeanFD,site,sex,age,handedness,adhd,hyperactive/impulsive," \
              "inattentive"
     rows = [header]
-    for sid in SUBJECT_IDS:
+    for sid in _registry.ADHD_SORTED_IDS:
         adhd = int(rng.uniform() < 0.5)
         rows.append(",".join([
             str(int(sid)), "1", f"{rng.uniform(0.05, 0.35):.4f}", str(int(rng.integers(1, 6))),
@@ -220,16 +314,28 @@ def _write_shared(folder, shared, size):
         out[anat.brain] = over_brain
         return out
 
-    ana.save_img(volume(shared.maps, np.float32), shared.affine, folder / "networks.nii.gz")
+    n_net = len(NETWORKS)
+    ana.save_img(volume(shared.maps[:, :n_net], np.float32), shared.affine,
+                 folder / "networks.nii.gz")
+    ana.save_img(volume(shared.maps[:, n_net:], np.float32), shared.affine,
+                 folder / "subnetworks.nii.gz")
     ana.save_img(volume(shared.parcels, np.int16), shared.affine, folder / "parcels.nii.gz")
     ana.save_img(anat.brain.astype(np.uint8), shared.affine, folder / "brain_mask.nii.gz")
+    tissue = np.stack([shared.csf, shared.wm, shared.gm.astype(np.float32)], axis=1)
+    ana.save_img(volume(tissue, np.float32), shared.affine, folder / "tissues.nii.gz")
     ana.save_ground_truth(
         folder, {},
-        {"network_names": list(NETWORKS), "network_blobs": {k: v for k, v in NETWORKS.items()},
-         "n_parcels": N_PARCELS, "network_amplitude": list(NETWORK_AMPLITUDE),
-         "parcel_amplitude": PARCEL_AMPLITUDE, "noise_sd": NOISE_SD, "ar_rho": AR_RHO,
-         "t_r": T_R, "size": size,
-         "units": "amplitudes and noise_sd in % signal change; blobs: (MNI mm centre, sigma mm)",
+        {"network_names": list(NETWORKS), "subnetwork_names": [n for n, _, _ in SUBNETWORKS],
+         "network_blobs": dict(NETWORKS), "subnetwork_weight": SUBNETWORK_WEIGHT,
+         "anticorrelated_with_default_mode": dict(ANTICORRELATED),
+         "n_parcels": int(shared.parcels.max()), "network_amplitude": list(NETWORK_AMPLITUDE),
+         "parcel_amplitude": PARCEL_AMPLITUDE, "noise_sd": NOISE_SD, "noise_fwhm": NOISE_FWHM,
+         "ar_rho": AR_RHO, "csf_amplitude": CSF_AMPLITUDE, "wm_amplitude": WM_AMPLITUDE,
+         "global_amplitude": GLOBAL_AMPLITUDE, "voxel_size": VOXEL_SIZE,
+         "n_scans": shared.n_scans, "t_r": _registry.ADHD_T_R, "size": size,
+         "tissues": ["csf weight", "white matter", "grey matter"],
+         "units": "amplitudes and noise_sd in % signal change; blobs: (MNI mm centre, sigma "
+                  "mm); noise_fwhm in mm",
          "version": VERSION},
     )
 
@@ -244,18 +350,23 @@ def ensure(root, *, subject_ids, size="small", verbose=1):
     subject_ids : list of str
         Subject ids of the 40-subject release (e.g. ``["3902469", "7774305"]``).
     size : {"small", "full"}
-        ``"full"``: the real 61x73x61 grid (3 mm); ``"small"``: 31x37x31 (6 mm).
+        ``"full"``: the release's 61 x 73 x 61 grid and 176 volumes; ``"small"``: the same
+        3 mm voxels in a 49 x 60 x 23 slab (z from -12 to 54 mm) and 100 volumes.
     verbose : int
         Print a progress line per generated subject.
 
     Returns
     -------
     sklearn.utils.Bunch
-        ``networks`` (path of a 4D image, one volume per network), ``network_names``,
-        ``time_courses`` (list, per requested subject, of (176, n_networks) arrays in %
-        signal change), ``parcels`` (path of a 3D int image, 0 outside the brain),
-        ``parcel_time_courses`` (list of (176, 100) arrays, unit variance),
-        ``brain_mask`` (path), amplitudes, ``noise_sd``, ``folder``.
+        ``networks`` (path of a 4D image, one volume per network, peak 1), ``network_names``,
+        ``subnetworks`` and ``subnetwork_names`` (the same for the sub-networks),
+        ``time_courses`` (list, per requested subject, of (n_scans, n_networks +
+        n_subnetworks) arrays in % signal change at the peak), ``parcels`` (path of a 3D int
+        image, 0 outside the brain), ``parcel_time_courses`` (list of (n_scans, 100) arrays,
+        unit variance), ``physio_time_courses`` (list of (n_scans, 3) arrays: CSF, white
+        matter, global), ``tissues`` (path of a 4D image: CSF weight, white matter, grey
+        matter), ``brain_mask`` (path), the settings (amplitudes, ``noise_sd``...) and
+        ``folder``.
     """
     subject_ids = check_subject_ids(subject_ids)
     size = check_size(size)
@@ -263,8 +374,8 @@ def ensure(root, *, subject_ids, size="small", verbose=1):
     base = Path(root) / "adhd"
     truth = base / ana.GROUND_TRUTH_DIR
     stale = truth.is_dir() and not ana.is_current(truth / "meta.json", VERSION)
-    if stale and ana.discard(truth, verbose) and (base / PHENOTYPIC).is_file():
-        (base / PHENOTYPIC).unlink(missing_ok=True)
+    if stale and ana.discard(truth, verbose) and (base / _registry.ADHD_PHENOTYPIC).is_file():
+        (base / _registry.ADHD_PHENOTYPIC).unlink(missing_ok=True)
     for sid in subject_ids:
         folder = base / "data" / sid
         if folder.is_dir() and not ana.is_current(
@@ -276,28 +387,32 @@ def ensure(root, *, subject_ids, size="small", verbose=1):
     if not truth.is_dir():
         with atomic_dir(truth) as tmp:
             _write_shared(tmp, shared, size)
-    if not (base / PHENOTYPIC).is_file():
-        with atomic_file(base / PHENOTYPIC) as tmp:
+    if not (base / _registry.ADHD_PHENOTYPIC).is_file():
+        with atomic_file(base / _registry.ADHD_PHENOTYPIC) as tmp:
             tmp.write_text(_phenotypic_text())
     for i, sid in enumerate(missing):
         ana.say(verbose, f"generating simulated ADHD subject {sid} ({size}, "
                          f"{i + 1}/{len(missing)}) in {base / 'data'}")
-        bold, confounds, courses, parcel_courses = _subject(shared, sid)
+        bold, confounds, courses, parcel_courses, physio = _subject(shared, sid)
+        func_name, confounds_name = _registry.adhd_subject_files(sid)
         with atomic_dir(base / "data" / sid) as tmp:
-            ana.save_img(bold, shared.affine, tmp / f"{sid}_rest_tshift_RPI_voreg_mni.nii.gz",
-                         t_r=T_R)
-            _write_confounds(tmp / f"{sid}_regressors.csv", confounds)
+            ana.save_img(bold, shared.affine, tmp / func_name, t_r=_registry.ADHD_T_R)
+            _write_confounds(tmp / confounds_name, confounds)
             ana.save_ground_truth(tmp / ana.GROUND_TRUTH_DIR,
-                                  {"time_courses": courses, "parcel_time_courses": parcel_courses},
+                                  {"time_courses": courses, "parcel_time_courses": parcel_courses,
+                                   "physio_time_courses": physio},
                                   {"subject": sid, "version": VERSION})
     out = Bunch(**ana.load_ground_truth(truth))
     out.networks = str(truth / "networks.nii.gz")
+    out.subnetworks = str(truth / "subnetworks.nii.gz")
+    out.tissues = str(truth / "tissues.nii.gz")
     out.parcels = str(truth / "parcels.nii.gz")
     out.brain_mask = str(truth / "brain_mask.nii.gz")
     subject_truth = [ana.load_ground_truth(base / "data" / s / ana.GROUND_TRUTH_DIR)
                      for s in subject_ids]
     out.time_courses = [t["time_courses"] for t in subject_truth]
     out.parcel_time_courses = [t["parcel_time_courses"] for t in subject_truth]
+    out.physio_time_courses = [t["physio_time_courses"] for t in subject_truth]
     out.subject_ids = subject_ids
     out.folder = str(base)
     return out
