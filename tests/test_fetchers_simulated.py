@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 import nibabel as nib
+import numpy as np
 import pytest
 
 from data_fetchers import fetch_adhd, fetch_haxby, fetch_miyawaki2008
@@ -24,7 +25,7 @@ def sim_dir(tmp_path_factory):
 
 def paths_of(bunch):
     for key, value in bunch.items():
-        if key in ("description", "ground_truth", "source", "subject_ids"):
+        if key in ("description", "ground_truth", "source", "subject_ids", "title"):
             continue
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str):
@@ -55,9 +56,13 @@ def test_miyawaki(sim_dir, no_network):
     with open(data.label[12]) as labels:
         assert len(labels.readline().split(",")) == 100
     n_voxels = int((nib.load(data.mask).get_fdata() > 0).sum())
-    for key in ("prf_center", "prf_size", "visual", "hrf_delay"):
+    for key in ("prf_center", "prf_size", "prf_gain", "visual", "hrf_delay"):
         assert key in data.ground_truth
     assert data.ground_truth.prf_center.shape == (n_voxels, 2)
+    rois = [os.path.basename(path) for path in data.mask_roi]
+    assert rois[:2] == ["LHlag0to1.nii.gz", "LHlag1to2.nii.gz"]
+    rest = np.loadtxt(data.label[12], delimiter=",", dtype=int)[:, 0] == -1
+    assert 0 < rest.sum() < len(rest)  # random runs: images with rest between them
 
 
 def test_adhd(sim_dir, no_network):
