@@ -315,7 +315,7 @@ def plot_decoding_figure(bg_img, weights_a, weights_b, accuracy_a, accuracy_b, *
 
 
 def plot_encoding_figure(bg_img, r2_img, fields, voxel_coords, *, pixel, colors=None,
-                         titles=None, threshold=0.1, figsize=(10, 6)):
+                         titles=None, threshold=0.1, figsize=(10, 5.2)):
     """The encoding half of Figure 3 of Abraham et al. (2014): receptive fields and their voxels.
 
     Row 1 (E) shows the receptive field of each voxel as an image (each on its own colour
@@ -357,7 +357,7 @@ def plot_encoding_figure(bg_img, r2_img, fields, voxel_coords, *, pixel, colors=
     if len(colors) != n:
         raise ValueError(f"'colors' must hold one colour per voxel ({n}). Got {len(colors)}.")
     figure = plt.figure(figsize=figsize)
-    top, bottom = figure.subfigures(2, 1, height_ratios=[1.0, 1.15])
+    top, bottom = figure.subfigures(2, 1, height_ratios=[1.0, 1.0])
     axes = top.subplots(1, n, squeeze=False)[0]
     for i, ax in enumerate(axes):
         limit = max(float(np.abs(fields[i]).max()), 1e-9)

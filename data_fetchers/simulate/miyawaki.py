@@ -23,7 +23,8 @@ being rest at its start and end. Figure runs show geometric figures and the lett
 "neuron" in blocks separated by rest. Labels are -1 for every pixel during rest.
 
 A voxel's BOLD signal, in % of its baseline, is its own gain times the fraction of its pRF
-covered by "on" pixels, plus a small response to any image, convolved with a double-gamma
+covered by "on" pixels (the Gaussian integrated over each pixel; the part outside the image
+sees only the grey screen), plus a small response to any image, convolved with a double-gamma
 haemodynamic response that peaks about 2 volumes after the stimulus, plus a linear drift and
 noise that is smooth in space (Gaussian, FWHM ``NOISE_FWHM`` voxels) and AR(1) in time, plus
 an independent (thermal) part. The gain and the noise level are not published properties of
@@ -38,6 +39,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from scipy import special
 from sklearn.utils import Bunch
 
 from data_fetchers import _registry as reg
@@ -70,7 +72,7 @@ LAG_BANDS = [(a, a + 1) for a in range(11)]  # eccentricity bands of the lag ROI
 DEGREES_PER_PIXEL = 1.2  # the real stimulus spans 12 x 12 degrees
 MAGNIFICATION_A, MAGNIFICATION_K = 0.75, 17.3  # Horton & Hoyt (1991): K / (E + A) mm/degree
 POLE_Y = -104.0  # MNI y (mm) of the foveal representation at the occipital pole
-GAIN = 3.0  # median % signal change for a pRF fully covered by "on" pixels
+GAIN = 3.5  # median % signal change for a pRF fully covered by "on" pixels
 GAIN_SPREAD = 0.4  # voxel gains are log-normal with this sigma
 ANY_IMAGE_GAIN = 0.3  # % signal change to any image, in visual voxels
 NOISE_SD = 1.0  # % signal change, all noise together
@@ -190,12 +192,17 @@ def _retinotopy(coords, rng):
 
 
 def _prf_weights(center, size):
-    """Normalised Gaussian pRF weights over the 100 pixels, (n_voxels, 100), F order."""
+    """Share of each Gaussian pRF that falls on each of the 100 pixels, (n_voxels, 100), F order.
+
+    The Gaussian is integrated over each pixel's square, so a small pRF between two pixels
+    is shared between them, and the part of a pRF that lies outside the image (where the
+    screen stays grey) is lost: a row sums to less than 1 for peripheral pRFs.
+    """
     rows, cols = np.meshgrid(*map(np.arange, IMAGE_SHAPE), indexing="ij")
     pix = np.stack([rows.ravel(order="F"), cols.ravel(order="F")], axis=1)
-    d2 = ((center[:, None, :] - pix[None]) ** 2).sum(axis=2)
-    weights = np.exp(-0.5 * d2 / size[:, None] ** 2)
-    return weights / weights.sum(axis=1, keepdims=True)
+    low = (pix[None] - 0.5 - center[:, None, :]) / size[:, None, None]
+    high = (pix[None] + 0.5 - center[:, None, :]) / size[:, None, None]
+    return (special.ndtr(high) - special.ndtr(low)).prod(axis=2)
 
 
 def _rois(coords, area, ecc, dorsal):
