@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import colors as mcolors
 
-from mlni._checks import check_positive
+from mlni._checks import check_img, check_positive, get_data
 
 __all__ = [
     "mark_pixel",
@@ -263,13 +263,30 @@ def _panel_letter(figure, letter, color):
                 va="top")
 
 
+def _strong_slices(img, n_slices=3, n_voxels=20):
+    """Axial positions (mm): quantiles of the z of the map's ``n_voxels`` largest |values|."""
+    img = check_img(img, ndim=3, name="weights")
+    data = np.abs(np.asarray(get_data(img), dtype=float))
+    ijk = np.column_stack(np.unravel_index(np.argsort(-data, axis=None)[:n_voxels], data.shape))
+    z = (ijk @ img.affine[:3, :3].T + img.affine[:3, 3])[:, 2]
+    return sorted(set(np.quantile(z, np.linspace(0.2, 0.8, n_slices), method="nearest")))
+
+
+def _robust_vmax(img):
+    """95th percentile of a map's non-zero absolute values (a few huge weights hide the rest)."""
+    data = np.abs(np.asarray(get_data(check_img(img, ndim=3, name="weights")), dtype=float))
+    nonzero = data[data > 0]
+    return float(np.percentile(nonzero, 95)) if nonzero.size else None
+
+
 def plot_decoding_figure(bg_img, weights_a, weights_b, accuracy_a, accuracy_b, *, pixel,
-                         names=("logistic regression", "SVM"), cut_coords=None, figsize=(10, 6)):
+                         names=("logistic regression", "SVM"), cut_coords=None, figsize=(10, 5)):
     """The decoding half of Figure 3 of Abraham et al. (2014): two models, weights and accuracy.
 
     Row 1 shows the first model: its weight map for one pixel on axial slices (A) and its
     accuracy for every pixel of the image (B); row 2 the second model (C, D). The pixel whose
-    weights are drawn is outlined on both accuracy maps.
+    weights are drawn is outlined on both accuracy maps. Each weight map has its own colour
+    scale, saturated at the 95th percentile of its non-zero absolute weights.
 
     Parameters
     ----------
@@ -284,7 +301,8 @@ def plot_decoding_figure(bg_img, weights_a, weights_b, accuracy_a, accuracy_b, *
     names : pair of str
         The two models' names, used in the titles.
     cut_coords : list of float, optional
-        Axial slices (z in mm); default: as :func:`plot_slices` chooses for each map.
+        Axial slices (z in mm); default: three slices through the strongest weights of
+        ``weights_a``.
     figsize : pair of float
         Size of the figure in inches.
 
@@ -297,6 +315,7 @@ def plot_decoding_figure(bg_img, weights_a, weights_b, accuracy_a, accuracy_b, *
         raise ValueError(f"'names' must hold the two models' names. Got {names!r}.")
     accuracies = [_as_pixels(accuracy_a, "accuracy_a"), _as_pixels(accuracy_b, "accuracy_b")]
     vmax = max(float(np.nanmax(a)) for a in accuracies)
+    cut_coords = _strong_slices(weights_a) if cut_coords is None else cut_coords
     figure = plt.figure(figsize=figsize)
     rows = figure.subfigures(2, 1)
     letters = iter("ABCD")
@@ -304,8 +323,8 @@ def plot_decoding_figure(bg_img, weights_a, weights_b, accuracy_a, accuracy_b, *
                                             strict=True):
         brain, image = row.subfigures(1, 2, width_ratios=[3.0, 1.0])
         plot_slices(bg_img, weights, display_mode="z", cut_coords=cut_coords, figure=brain,
-                    title=f"   {name}: weights for pixel {pixel}", cbar_label="weight")
-        _panel_letter(brain, next(letters), "white")
+                    vmax=_robust_vmax(weights), cbar_label="weight",
+                    title=f"{next(letters)}   {name}: weights for pixel {pixel}")
         ax = image.subplots()
         plot_pixels(accuracy, ax=ax, cmap="hot", vmin=0.5, vmax=max(vmax, 0.51),
                     title="accuracy per pixel", colorbar=True)

@@ -51,7 +51,7 @@ def test_decoding_figure_has_four_panels(images):
     accuracy = np.linspace(0.5, 0.9, 100)
     fig = plot_decoding_figure(bg, weights, weights, accuracy, accuracy.reshape(10, 10),
                                pixel=(4, 2), names=("lr", "svm"))
-    letters = [t.get_text() for sub in fig.subfigs for s in sub.subfigs for t in s.texts]
+    letters = [t.get_text()[:1] for sub in fig.subfigs for s in sub.subfigs for t in s.texts]
     assert {"A", "B", "C", "D"} <= set(letters)
     marked = [p for ax in fig.findobj(plt.Axes) for p in ax.patches if isinstance(p, Rectangle)]
     assert len(marked) == 2 and all(p.get_xy() == (1.5, 3.5) for p in marked)
