@@ -1,0 +1,371 @@
+"""Exact solvers for the four linear classifiers of Table 1, along a path of values of C.
+
+Each solver minimises the very objective that scikit-learn's solver minimises, to a tighter
+tolerance, starting each value of C from the solution of the previous one (a warm start along
+the regularisation path). With ``A = y * [Z, 1]`` (one row per training sample, labels
+``y = +-1``, the last column the intercept feature of liblinear, ``intercept_scaling=1``):
+
+- ``l2_logistic`` (liblinear, penalised intercept): ``0.5 |w|^2 + C sum log(1 + exp(-A w))``,
+  by Newton's method whose linear systems are solved by preconditioned conjugate gradients;
+- ``l1_logistic`` and ``l1_svc`` (liblinear, penalised intercept): ``|w|_1 + C sum loss(A w)``
+  with the logistic or the squared hinge loss ``max(0, 1 - m)^2``, by an orthant-wise Newton
+  method that only works on the voxels with a non-zero weight or a gradient that could make
+  them non-zero (the active set);
+- ``l2_svc`` (libsvm, unpenalised intercept ``b``): the dual
+  ``min 0.5 a'Qa - sum a, 0 <= a <= C, y'a = 0`` by an active-set method: the samples are
+  split into those inside the margin (``a = C``), outside it (``a = 0``) and on it, whose
+  ``a`` and ``b`` solve a linear system; misplaced samples move between the sets until the
+  optimality (KKT) conditions hold.
+
+Every solver reports whether it reached its optimality conditions; the caller refits the few
+that did not with scikit-learn, so the answers never depend on a heuristic having worked.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg import LinAlgError, cho_factor, cho_solve
+from scipy.special import expit
+
+#: Largest violation of the optimality conditions accepted, in units of the gradient.
+TOL = 1e-6
+
+
+def design(Z, y):
+    """``A = s * [Z, 1]`` and the labels ``s = +-1`` of binary ``y`` (1 is positive)."""
+    s = np.where(np.asarray(y) > 0, 1.0, -1.0)
+    A = np.empty((len(Z), Z.shape[1] + 1))
+    A[:, :-1] = Z
+    A[:, -1] = 1.0
+    A *= s[:, None]
+    return A, s
+
+
+def _logistic(m):
+    """Sum of ``log(1 + exp(-m))`` and its derivative in ``m``."""
+    return np.logaddexp(0.0, -m).sum(), -expit(-m)
+
+
+def _squared_hinge(m):
+    """Sum of ``max(0, 1 - m)^2`` and its derivative in ``m``."""
+    r = np.maximum(1.0 - m, 0.0)
+    return r @ r, -2.0 * r
+
+
+def objective(model, A, w, C):
+    """The objective of ``model`` at ``w`` (intercept last; unpenalised for ``l2_svc``)."""
+    m = A @ w
+    if model == "l2_logistic":
+        return 0.5 * w @ w + C * _logistic(m)[0]
+    if model == "l1_logistic":
+        return np.abs(w).sum() + C * _logistic(m)[0]
+    if model == "l1_svc":
+        return np.abs(w).sum() + C * _squared_hinge(m)[0]
+    return 0.5 * w[:-1] @ w[:-1] + C * np.maximum(1.0 - m, 0.0).sum()
+
+
+def l2_logistic_path(A, Cs, *, max_iter=50):
+    """Newton-CG along ``Cs``; returns the list of ``(w, converged)``."""
+    n, p1 = A.shape
+    A32 = A.astype(np.float32)
+    gram = (A32.T @ A32).astype(np.float64)  # for the preconditioner only: float32 will do
+    w, path = np.zeros(p1), []
+    for C in Cs:
+        m = A @ w
+        f = 0.5 * w @ w + C * _logistic(m)[0]
+        precond = None
+        converged = False
+        for _ in range(max_iter):
+            q = expit(-m)
+            g = w - C * (A.T @ q)
+            if np.abs(g).max() <= TOL:
+                converged = True
+                break
+            d = C * q * (1.0 - q)
+            if precond is None:  # I + C mean(d) A'A: the Hessian when every sample weighs alike
+                M = gram * d.mean()
+                M[np.diag_indices_from(M)] += 1.0
+                precond = cho_factor(M)
+            step = _pcg(lambda v, A=A, d=d: v + A.T @ (d * (A @ v)), -g, precond)
+            w, m, f = _armijo(w, m, f, g @ step, step, A @ step,
+                              lambda w, m, C=C: 0.5 * w @ w + C * _logistic(m)[0])
+        path.append((w.copy(), converged))
+    return path
+
+
+def _pcg(matvec, rhs, precond, *, rtol=1e-3, max_iter=100):
+    """Preconditioned conjugate gradients for ``matvec(x) = rhs``, to a relative residual."""
+    x = np.zeros_like(rhs)
+    r = rhs.copy()
+    z = cho_solve(precond, r)
+    direction, rz = z.copy(), r @ z
+    stop = rtol * np.linalg.norm(rhs)
+    for _ in range(max_iter):
+        Ad = matvec(direction)
+        alpha = rz / (direction @ Ad)
+        x += alpha * direction
+        r -= alpha * Ad
+        if np.linalg.norm(r) <= stop:
+            break
+        z = cho_solve(precond, r)
+        rz, rz_old = r @ z, rz
+        direction = z + (rz / rz_old) * direction
+    return x
+
+
+def _armijo(w, m, f, slope, step, A_step, fun):
+    """Backtracking line search along ``step``; returns the new ``(w, m, f)``."""
+    t = 1.0
+    while t > 1e-12:
+        w_new, m_new = w + t * step, m + t * A_step
+        f_new = fun(w_new, m_new)
+        if f_new <= f + 1e-4 * t * slope:
+            return w_new, m_new, f_new
+        t *= 0.5
+    return w, m, f
+
+
+def l1_path(A, Cs, loss, *, max_iter=100):
+    """Orthant-wise Newton along ``Cs`` for ``|w|_1 + C sum loss``; list of ``(w, converged)``."""
+    n, p1 = A.shape
+    loss_fun = _logistic if loss == "logistic" else _squared_hinge
+    A32 = A.astype(np.float32)
+    inside = InsideGram(A32)
+    w, path = np.zeros(p1), []
+    for C in Cs:
+        m = A @ w
+        value, dloss = loss_fun(m)
+        f = np.abs(w).sum() + C * value
+        converged, stalls = False, 0
+        for _ in range(max_iter):
+            g = C * (A.T @ dloss)
+            # the smallest subgradient: zero exactly at the optimum
+            v = np.where(w != 0, g + np.sign(w), np.sign(g) * np.maximum(np.abs(g) - 1.0, 0.0))
+            worst = np.abs(v).max()
+            if worst <= TOL or (stalls >= 2 and worst <= 1e3 * TOL):
+                converged = True  # optimal, or no progress left within rounding errors
+                break
+            orthant = np.where(w != 0, np.sign(w), -np.sign(v))
+            # working set: the non-zero weights and the most violating zero weights only
+            entering = np.flatnonzero((w == 0) & (v != 0))
+            limit = max(10, int(np.count_nonzero(w)))
+            entering = entering[np.argsort(-np.abs(v[entering]))[:limit]]
+            active = np.union1d(np.flatnonzero(w), entering)
+            step = _l1_newton_step(A32, m, C, loss, active, -(g + orthant)[active], inside)
+            w_new, m_new, f_new = _orthant_search(A, w, m, f, C, loss_fun, active, step,
+                                                   orthant[active], g + orthant)
+            stalls = stalls + 1 if f - f_new <= 1e-12 * abs(f) else 0
+            w, m, f = w_new, m_new, f_new
+            dloss = loss_fun(m)[1]
+        path.append((w.copy(), converged))
+    return path
+
+
+class InsideGram:
+    """``A_I' A_I`` for the samples ``I`` inside the margin (``m < 1``), kept up to date.
+
+    Between two Newton steps of the squared hinge, few samples cross the margin: adding and
+    removing their rows costs much less than computing the matrix again.
+    """
+
+    def __init__(self, A32):
+        self.A32 = A32
+        self.inside = np.zeros(len(A32), bool)
+        self.gram = np.zeros((A32.shape[1], A32.shape[1]), np.float32)
+
+    def update(self, m):
+        inside = m < 1.0
+        enter, leave = inside & ~self.inside, self.inside & ~inside
+        if enter.sum() + leave.sum() > inside.sum():
+            rows = self.A32[inside]
+            self.gram = rows.T @ rows
+        else:
+            rows_in, rows_out = self.A32[enter], self.A32[leave]
+            self.gram += rows_in.T @ rows_in - rows_out.T @ rows_out
+        self.inside = inside
+        return self.gram
+
+
+def _l1_newton_step(A32, m, C, loss, active, rhs, inside):
+    """Newton direction on the active voxels.
+
+    The Hessian is only needed to choose a direction (the gradient and the objective are
+    computed in float64), so it is computed in float32, twice as fast.
+    """
+    if loss == "logistic":
+        q = expit(-m)
+        Aa = A32[:, active]
+        H = (Aa.T * (C * q * (1.0 - q)).astype(np.float32)) @ Aa
+    else:
+        H = np.float32(2.0 * C) * inside.update(m)[np.ix_(active, active)]
+    H = H.astype(np.float64)
+    H[np.diag_indices_from(H)] += 1e-8 * max(H.trace() / len(active), 1e-12)
+    try:
+        step = cho_solve(cho_factor(H), rhs)
+    except (np.linalg.LinAlgError, LinAlgError):
+        step = np.linalg.lstsq(H, rhs, rcond=None)[0]
+    if step @ rhs <= 0:  # not a descent direction (H nearly singular): steepest descent
+        step = rhs
+    return step
+
+
+def _orthant_search(A, w, m, f, C, loss_fun, active, step, orthant, pseudo_gradient):
+    """Line search along ``step``, projected on the orthant: no weight changes sign.
+
+    Besides halving the step, it tries the minimum of the parabola through the objective at
+    0 and 1 with the slope at 0: on the piecewise quadratic squared hinge, where one sample
+    crossing the margin makes plain halving crawl, that step is often nearly exact.
+    """
+    A_active = A[:, active]
+
+    def trial(t):
+        w_new = w.copy()
+        moved = w[active] + t * step
+        w_new[active] = np.where(moved * orthant < 0, 0.0, moved)
+        m_new = m + A_active @ (w_new[active] - w[active])
+        f_new = np.abs(w_new).sum() + C * loss_fun(m_new)[0]
+        return w_new, m_new, f_new, pseudo_gradient @ (w_new - w)
+
+    t, best = 1.0, None
+    while t > 1e-12:
+        w_new, m_new, f_new, slope = trial(t)
+        if f_new <= f + 1e-4 * slope:
+            best = (w_new, m_new, f_new)
+            break
+        t *= 0.5
+    if best is None:
+        return w, m, f
+    curvature = f_new - f - slope
+    if curvature > 0 and 0 < -slope / (2 * curvature) < 1:
+        w_mid, m_mid, f_mid, _ = trial(t * -slope / (2 * curvature))
+        if f_mid < best[2]:
+            best = (w_mid, m_mid, f_mid)
+    return best
+
+
+def svc_path(Zy, s, Cs, f_init, *, max_iter=200):
+    """Active-set solver of the linear SVM dual along ``Cs``; list of ``(w, b, converged)``.
+
+    ``Zy`` holds the rows ``s_i z_i``; ``f_init`` is a first guess of the decision function
+    on the training samples (it chooses the first samples put on the margin).
+    """
+    n, p = Zy.shape
+    g = s * f_init - 1.0
+    on = np.zeros(n, bool)
+    on[np.argsort(np.abs(g))[: min(50, n, p // 4 + 1)]] = True
+    inside = ~on & (g < 0)
+    cache = (np.zeros(0, int), np.zeros((0, 0)))
+    path = []
+    for C in Cs:
+        converged, fraction, seen, cautious = False, 0.3, set(), False
+        for _ in range(max_iter):
+            state = hash(np.packbits(on).tobytes() + np.packbits(inside).tobytes())
+            if state in seen:  # the sets came back: from now on, one sample at a time
+                cautious = True
+            seen.add(state)
+            alpha, w, b, cache = _svc_solve(Zy, s, C, inside, on, cache)
+            g = Zy @ w + b * s - 1.0
+            violation = np.where(inside, np.maximum(g, 0.0), 0.0)
+            violation += np.where(~inside & ~on, np.maximum(-g, 0.0), 0.0)
+            beyond = np.where(on, np.maximum(-alpha, alpha - C), 0.0)
+            if violation.max() <= TOL and beyond.max() <= 0.0:
+                converged = True
+                break
+            if cautious:
+                worst = np.argmax(beyond) if beyond.max() > 0 else np.argmax(violation)
+                on_new, inside_new = on.copy(), inside.copy()
+                on_new[worst] = not on[worst]
+                inside_new[worst] = on[worst] and alpha[worst] >= C
+                on, inside = on_new, inside_new
+                continue
+            low, high = on & (alpha <= 0.0), on & (alpha >= C)
+            bad = np.flatnonzero(violation > TOL)
+            on_new = on & ~low & ~high
+            # Moving all the misplaced samples onto the margin at once can make the method
+            # cycle: move the worst part of them, a part that grows while no sample has to
+            # leave the margin again, and shrinks when some do.
+            fraction = max(0.05, fraction / 2) if low.any() or high.any() else min(1, 2 * fraction)
+            count = max(int(np.ceil(fraction * len(bad))), min(len(bad), 20))
+            # at most p + 1 samples on the margin: beyond, their system is singular
+            count = max(0, min(count, p + 1 - int(on_new.sum())))
+            on_new[bad[np.argsort(-violation[bad])[:count]]] = True
+            inside = (inside & ~on_new) | high
+            on = on_new
+        path.append((w.copy(), b, converged))
+    return path
+
+
+def _svc_solve(Zy, s, C, inside, on, cache):
+    """Dual variables with ``a = C`` inside the margin, ``a = 0`` outside, margin 1 on it.
+
+    ``cache`` holds the samples on the margin at the previous call and their Gram matrix,
+    whose rows are reused: only the rows of the samples that joined are computed.
+    """
+    index = np.flatnonzero(on)
+    k = len(index)
+    Z_on = Zy[index]
+    old_index, old_gram = cache
+    known = np.isin(index, old_index)
+    gram = np.empty((k, k))
+    where = np.searchsorted(old_index, index[known])
+    gram[np.ix_(known, known)] = old_gram[np.ix_(where, where)]
+    new_rows = Z_on[~known] @ Z_on.T
+    gram[~known] = new_rows
+    gram[:, ~known] = new_rows.T
+    w_inside = C * (inside.astype(np.float64) @ Zy)
+    M = np.zeros((k + 1, k + 1))
+    M[:k, :k] = gram
+    M[:k, k] = M[k, :k] = s[index]
+    rhs = np.append(1.0 - Z_on @ w_inside, -C * s[inside].sum())
+    try:
+        solution = np.linalg.solve(M, rhs)
+    except (np.linalg.LinAlgError, LinAlgError):
+        solution = np.linalg.lstsq(M, rhs, rcond=None)[0]
+    alpha = np.where(inside, C, 0.0)
+    alpha[index] = solution[:k]
+    return alpha, w_inside + Z_on.T @ solution[:k], solution[k], (index, gram)
+
+
+def fit_paths(Z, y, models, Cs, fallback):
+    """Weights of every model and C on one training set, intercept last.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+        Binary (0/1) labels.
+    models : sequence of str
+    Cs : sequence of float, increasing
+    fallback : callable
+        ``fallback(model, C, Z, y)`` returns the weights (intercept last) of scikit-learn's
+        estimator; used for the rare solution that did not reach its optimality conditions.
+
+    Returns
+    -------
+    weights : ndarray of shape (n_models, n_Cs, n_features + 1)
+    converged : ndarray of shape (n_models, n_Cs), bool
+        False where the weights come from ``fallback``.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    A, s = design(Z, y)
+    weights = np.empty((len(models), len(Cs), A.shape[1]))
+    converged = np.empty((len(models), len(Cs)), dtype=bool)
+    logistic_path = None
+    for i, model in enumerate(models):
+        if model in ("l2_logistic", "l2_svc") and logistic_path is None:
+            cs = Cs if "l2_logistic" in models else Cs[:1]
+            logistic_path = l2_logistic_path(A, cs)
+        if model == "l2_logistic":
+            path = logistic_path
+        elif model == "l1_logistic":
+            path = l1_path(A, Cs, "logistic")
+        elif model == "l1_svc":
+            path = l1_path(A, Cs, "squared_hinge")
+        else:  # the first guess of the decision function: the l2 logistic model's at Cs[0]
+            w0 = logistic_path[0][0]
+            f0 = Z @ w0[:-1] + w0[-1]
+            path = [(np.append(w, b), ok) for w, b, ok in svc_path(A[:, :-1], s, Cs, f0)]
+        for c, (w, ok) in enumerate(path):
+            weights[i, c] = w if ok else fallback(model, Cs[c], Z, y)
+            converged[i, c] = ok
+    return weights, converged
