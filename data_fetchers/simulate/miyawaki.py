@@ -332,8 +332,10 @@ def ensure(root, *, size="small", verbose=1):
     sklearn.utils.Bunch
         In mask order (C order of the mask's voxels): ``prf_center`` (n_voxels, 2) as
         (row, col), NaN for voxels without pRF; ``prf_size`` (n_voxels,), Gaussian sigma in
-        pixels; ``visual`` (n_voxels,) bool. Also ``hrf_delay`` (2 volumes), ``gain``,
-        ``noise_sd``, ``ar_rho``, ``t_r``, ``n_mask_voxels``, ``folder``.
+        pixels; ``prf_gain`` (n_voxels,), % signal change for a fully covered pRF (0 without
+        pRF); ``visual`` (n_voxels,) bool. Also ``hrf_delay`` (2 volumes), ``gain`` (median of
+        ``prf_gain``), ``noise_sd``, ``noise_fwhm_voxels``, ``noise_smooth_share``, ``ar_rho``,
+        ``image_scans``, ``rest_scans``, ``t_r``, ``n_mask_voxels``, ``folder``.
     """
     size = check_size(size)
     verbose = ana.check_verbose(verbose)
