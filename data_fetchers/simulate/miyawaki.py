@@ -27,11 +27,11 @@ covered by "on" pixels (the Gaussian integrated over each pixel; the part outsid
 sees only the grey screen), plus a small response to any image, convolved with a double-gamma
 haemodynamic response that peaks about 2 volumes after the stimulus, plus a linear drift and
 noise that is smooth in space (Gaussian, FWHM ``NOISE_FWHM`` voxels) and AR(1) in time, plus
-an independent (thermal) part. The gain and the noise level are not published properties of
-these data: they were tuned so that the l2 SVM of Abraham et al. (2014, Table 1) decodes the
-average pixel at about their accuracy, with about their spread over pixels. The chapters say
-so: on this stand-in, Table 1 cannot confirm the paper's accuracies, only the shape of its
-curves and the ranking of the models.
+an independent (thermal) part. The noise (1 % of the baseline, a temporal SNR of about 100)
+is a setting, not a published property of these data; the gain (``GAIN``) was tuned so that
+the l1 and l2 logistic regressions of Abraham et al. (2014, Table 1) score about as in the
+paper, averaged over the 100 pixels. The chapters say so: on this stand-in, Table 1 cannot
+confirm the paper's accuracies, only the shape of its curves and the ranking of the models.
 """
 
 from __future__ import annotations
