@@ -74,6 +74,21 @@ MIYAWAKI_ROI_NAMES = tuple(
     + ["V1d", "V1v", "V2d", "V2v", "V3A", "V3", "V4v", "VP"]
 )
 MIYAWAKI_SIZE = 161_069_109
+MIYAWAKI_T_R = 2.0  # seconds
+MIYAWAKI_N_SCANS = 145  # volumes per run
+MIYAWAKI_IMAGE_SHAPE = (10, 10)  # pixels; label rows hold them in Fortran (column) order
+MIYAWAKI_N_MASK_VOXELS = 5438
+# The runs in the fetcher's order: the 12 figure runs (test), then the 20 random runs (train).
+MIYAWAKI_RUNS = tuple(("figure", i) for i in range(1, 13)) + tuple(
+    ("random", i) for i in range(1, 21)
+)
+
+
+def miyawaki_run_stem(kind, number) -> str:
+    """File stem of one run, e.g. ``"data_random_run07"`` (``func/<stem>.nii.gz``,
+    ``label/<stem>_label.csv``)."""
+    return f"data_{kind}_run{number:02d}"
+
 
 # The 40 subjects of the ADHD-200 sample, sorted: the k-th one is download id 7782 + k.
 ADHD_SORTED_IDS = (

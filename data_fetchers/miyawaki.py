@@ -12,27 +12,29 @@ from ._paths import check_size, get_source, simulated_root
 from ._source import Dataset, resolve
 
 TITLE = "Miyawaki et al. (2008), visual image reconstruction"
-DESCRIPTION = """\
+_N_RANDOM = sum(kind == "random" for kind, _ in _registry.MIYAWAKI_RUNS)
+_N_FIGURE = len(_registry.MIYAWAKI_RUNS) - _N_RANDOM
+DESCRIPTION = f"""\
 Miyawaki et al. (2008), Neuron 60:915. One subject viewed 10 x 10 binary images (checkerboard
-patches): 20 runs of random images (145 volumes each, usually for training) and 12 runs of
-geometric figures and letters (for testing). Each label csv has one row per volume with
-100 comma-separated pixels (0/1; -1 during rest), reshaped (10, 10) in Fortran order.
-mask/mask.nii.gz is the visual-cortex mask (5438 voxels); 38 ROI masks give retinotopic
-areas (V1d ... VP) and eccentricity bands (lag) per hemisphere; bg.nii.gz is a background.
+patches), TR {_registry.MIYAWAKI_T_R:g} s: {_N_RANDOM} runs of random images
+({_registry.MIYAWAKI_N_SCANS} volumes each; each image shown for 6 s, then 6 s of rest; usually
+for training) and {_N_FIGURE} runs of geometric figures and letters (for testing). Each label csv
+has one row per volume with 100 comma-separated pixels (0/1; -1 during rest), reshaped (10, 10)
+in Fortran order. mask/mask.nii.gz is the visual-cortex mask
+({_registry.MIYAWAKI_N_MASK_VOXELS} voxels); 38 ROI masks give retinotopic areas (V1d ... VP)
+and eccentricity bands (lag) per hemisphere; bg.nii.gz is a background.
 """
 
 
 def func_files() -> list:
     """Relative paths of the 32 BOLD runs: 12 figure runs, then 20 random runs."""
-    return [f"func/data_figure_run{i:02d}.nii.gz" for i in range(1, 13)] + [
-        f"func/data_random_run{i:02d}.nii.gz" for i in range(1, 21)
-    ]
+    return [f"func/{_registry.miyawaki_run_stem(*run)}.nii.gz" for run in _registry.MIYAWAKI_RUNS]
 
 
 def label_files() -> list:
     """Relative paths of the 32 label tables, in the order of :func:`func_files`."""
-    return [f"label/data_figure_run{i:02d}_label.csv" for i in range(1, 13)] + [
-        f"label/data_random_run{i:02d}_label.csv" for i in range(1, 21)
+    return [
+        f"label/{_registry.miyawaki_run_stem(*run)}_label.csv" for run in _registry.MIYAWAKI_RUNS
     ]
 
 

@@ -24,9 +24,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import colors as mcolors
 
-from mlni._checks import check_positive
+from mlni._checks import check_img, check_positive, get_data
 
-__all__ = ["plot_labels", "plot_pixel_grid", "plot_pixels", "plot_slices"]
+__all__ = [
+    "mark_pixel",
+    "plot_decoding_figure",
+    "plot_encoding_figure",
+    "plot_labels",
+    "plot_pixel_grid",
+    "plot_pixels",
+    "plot_slices",
+]
 
 from mlni._slices import Volume, draw_slices
 
@@ -225,4 +233,167 @@ def plot_pixel_grid(images, *, titles=None, ncols=6, cmap="gray", vmin=None, vma
             ax.set_axis_off()
     if suptitle:
         figure.suptitle(suptitle)
+    return figure
+
+
+def mark_pixel(ax, pixel, *, color="cyan", linewidth=2.0):
+    """Outline one pixel, given as ``(row, col)``, on an image drawn by :func:`plot_pixels`.
+
+    Returns
+    -------
+    matplotlib.patches.Rectangle
+    """
+    from matplotlib.patches import Rectangle
+
+    row, col = _check_pixel(pixel)
+    square = Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor=color,
+                       linewidth=linewidth)
+    ax.add_patch(square)
+    return square
+
+
+def _check_pixel(pixel):
+    if np.shape(pixel) != (2,):
+        raise ValueError(f"'pixel' must be a (row, col) pair. Got {pixel!r}.")
+    return int(pixel[0]), int(pixel[1])
+
+
+def _panel_letter(figure, letter, color):
+    figure.text(0.005, 0.99, letter, fontsize=14, fontweight="bold", color=color, ha="left",
+                va="top")
+
+
+def _strong_slices(img, n_slices=3, n_voxels=20):
+    """Axial positions (mm): quantiles of the z of the map's ``n_voxels`` largest |values|."""
+    img = check_img(img, ndim=3, name="weights")
+    data = np.abs(np.asarray(get_data(img), dtype=float))
+    ijk = np.column_stack(np.unravel_index(np.argsort(-data, axis=None)[:n_voxels], data.shape))
+    z = (ijk @ img.affine[:3, :3].T + img.affine[:3, 3])[:, 2]
+    return sorted(set(np.quantile(z, np.linspace(0.2, 0.8, n_slices), method="nearest")))
+
+
+def _robust_vmax(img):
+    """95th percentile of a map's non-zero absolute values (a few huge weights hide the rest)."""
+    data = np.abs(np.asarray(get_data(check_img(img, ndim=3, name="weights")), dtype=float))
+    nonzero = data[data > 0]
+    return float(np.percentile(nonzero, 95)) if nonzero.size else None
+
+
+def plot_decoding_figure(bg_img, weights_a, weights_b, accuracy_a, accuracy_b, *, pixel,
+                         names=("logistic regression", "SVM"), cut_coords=None, figsize=(10, 5)):
+    """The decoding half of Figure 3 of Abraham et al. (2014): two models, weights and accuracy.
+
+    Row 1 shows the first model: its weight map for one pixel on axial slices (A) and its
+    accuracy for every pixel of the image (B); row 2 the second model (C, D). The pixel whose
+    weights are drawn is outlined on both accuracy maps. Each weight map has its own colour
+    scale, saturated at the 95th percentile of its non-zero absolute weights.
+
+    Parameters
+    ----------
+    bg_img : str, pathlib.Path or nibabel image
+        Background drawn in grey under the weights.
+    weights_a, weights_b : str, pathlib.Path or nibabel image
+        3D weight maps of the two models for ``pixel``.
+    accuracy_a, accuracy_b : array-like of shape (10, 10) or (100,)
+        Accuracy of each pixel for the two models (row-major order for 1D input).
+    pixel : (int, int)
+        The (row, col) of the pixel whose weights are drawn.
+    names : pair of str
+        The two models' names, used in the titles.
+    cut_coords : list of float, optional
+        Axial slices (z in mm); default: three slices through the strongest weights of
+        ``weights_a``.
+    figsize : pair of float
+        Size of the figure in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    pixel = _check_pixel(pixel)
+    if len(names) != 2:
+        raise ValueError(f"'names' must hold the two models' names. Got {names!r}.")
+    accuracies = [_as_pixels(accuracy_a, "accuracy_a"), _as_pixels(accuracy_b, "accuracy_b")]
+    vmax = max(float(np.nanmax(a)) for a in accuracies)
+    cut_coords = _strong_slices(weights_a) if cut_coords is None else cut_coords
+    figure = plt.figure(figsize=figsize)
+    rows = figure.subfigures(2, 1)
+    letters = iter("ABCD")
+    for row, weights, accuracy, name in zip(rows, (weights_a, weights_b), accuracies, names,
+                                            strict=True):
+        brain, image = row.subfigures(1, 2, width_ratios=[3.0, 1.0])
+        plot_slices(bg_img, weights, display_mode="z", cut_coords=cut_coords, figure=brain,
+                    vmax=_robust_vmax(weights), cbar_label="weight",
+                    title=f"{next(letters)}   {name}: weights for pixel {pixel}")
+        ax = image.subplots()
+        plot_pixels(accuracy, ax=ax, cmap="hot", vmin=0.5, vmax=max(vmax, 0.51),
+                    title="accuracy per pixel", colorbar=True)
+        mark_pixel(ax, pixel)
+        _panel_letter(image, next(letters), "black")
+    return figure
+
+
+def plot_encoding_figure(bg_img, r2_img, fields, voxel_coords, *, pixel, colors=None,
+                         titles=None, threshold=0.1, figsize=(10, 5.2)):
+    """The encoding half of Figure 3 of Abraham et al. (2014): receptive fields and their voxels.
+
+    Row 1 (E) shows the receptive field of each voxel as an image (each on its own colour
+    scale, red positive), framed in the voxel's colour, with ``pixel`` outlined; row 2 (F) the
+    encoding r2 map on one axial slice per voxel, the voxel marked by a ring of the same colour.
+
+    Parameters
+    ----------
+    bg_img : str, pathlib.Path or nibabel image
+        Background drawn in grey.
+    r2_img : str, pathlib.Path or nibabel image
+        3D map of the encoding score (values <= 0 are transparent).
+    fields : array-like of shape (n_voxels, 10, 10)
+        Receptive fields (model coefficients) of the voxels.
+    voxel_coords : array-like of shape (n_voxels, 3)
+        World coordinates (mm) of the voxels.
+    pixel : (int, int)
+        The (row, col) of the pixel outlined on every field.
+    colors : list of colours, optional
+        One per voxel (default: a qualitative palette).
+    titles : list of str, optional
+        One title per field.
+    threshold : float
+        r2 values below it are transparent.
+    figsize : pair of float
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    pixel = _check_pixel(pixel)
+    fields = np.asarray(fields, dtype=float)
+    voxel_coords = np.asarray(voxel_coords, dtype=float)
+    if fields.ndim != 3 or voxel_coords.shape != (len(fields), 3):
+        raise ValueError(f"'fields' (n, rows, cols) and 'voxel_coords' (n, 3) must describe the "
+                         f"same voxels. Got shapes {fields.shape} and {voxel_coords.shape}.")
+    n = len(fields)
+    colors = list(colors) if colors is not None else list(plt.get_cmap("tab10").colors[:n])
+    if len(colors) != n:
+        raise ValueError(f"'colors' must hold one colour per voxel ({n}). Got {len(colors)}.")
+    figure = plt.figure(figsize=figsize)
+    top, bottom = figure.subfigures(2, 1, height_ratios=[1.0, 1.0])
+    axes = top.subplots(1, n, squeeze=False)[0]
+    for i, ax in enumerate(axes):
+        limit = max(float(np.abs(fields[i]).max()), 1e-9)
+        plot_pixels(fields[i], ax=ax, cmap="RdBu_r", vmin=-limit, vmax=limit,
+                    title=None if titles is None else titles[i])
+        mark_pixel(ax, pixel, color="black")
+        for spine in ax.spines.values():
+            spine.set(edgecolor=colors[i], linewidth=4)
+    _panel_letter(top, "E", "black")
+    plot_slices(bg_img, r2_img, display_mode="z", cut_coords=list(voxel_coords[:, 2]),
+                figure=bottom, cmap="hot", symmetric=False, threshold=threshold,
+                title=f"   encoding r2 above {threshold:g}, the voxels of E circled",
+                cbar_label="r2")
+    for ax, xyz, color in zip(bottom.axes, voxel_coords, colors, strict=False):
+        ax.scatter([xyz[0]], [xyz[1]], s=260, facecolors="none", edgecolors="white",
+                   linewidths=5)
+        ax.scatter([xyz[0]], [xyz[1]], s=260, facecolors="none", edgecolors=[color],
+                   linewidths=2.5)
+    _panel_letter(bottom, "F", "white")
     return figure

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import nibabel as nib
+import numpy as np
 import pytest
 
 from data_fetchers import fetch_adhd, fetch_haxby, fetch_miyawaki2008
@@ -63,9 +64,13 @@ def test_miyawaki(sim_dir, no_network):
     with open(data.label[12]) as labels:
         assert len(labels.readline().split(",")) == 100
     n_voxels = int((nib.load(data.mask).get_fdata() > 0).sum())
-    for key in ("prf_center", "prf_size", "visual", "hrf_delay"):
+    for key in ("prf_center", "prf_size", "prf_gain", "visual", "hrf_delay"):
         assert key in data.ground_truth
     assert data.ground_truth.prf_center.shape == (n_voxels, 2)
+    rois = [os.path.basename(path) for path in data.mask_roi]
+    assert rois[:2] == ["LHlag0to1.nii.gz", "LHlag1to2.nii.gz"]
+    rest = np.loadtxt(data.label[12], delimiter=",", dtype=int)[:, 0] == -1
+    assert 0 < rest.sum() < len(rest)  # random runs: images with rest between them
 
 
 def test_adhd(sim_dir, no_network):

@@ -168,6 +168,51 @@ def ar1_noise(rng, n_samples, n_signals, *, rho, sd=1.0):
     return out
 
 
+def smooth_noise(rng, mask, n_samples, *, fwhm, rho=0.0, sd=1.0):
+    """Gaussian noise smooth in space and AR(1) in time, on the True voxels of ``mask``.
+
+    White noise on the voxel grid (cropped around ``mask``) is convolved with a Gaussian
+    kernel of full width at half maximum ``fwhm`` voxels in each spatial direction, filtered
+    in time by an AR(1) process of autocorrelation ``rho`` (stationary from the first
+    sample), then scaled to a marginal standard deviation of ``sd``.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    mask : numpy.ndarray of bool, 3D
+    n_samples : int
+        Number of time points.
+    fwhm : float
+        Spatial smoothness, in voxels (0 gives spatially white noise).
+    rho : float
+        Lag-1 temporal autocorrelation, in [0, 1).
+    sd : float
+        Marginal standard deviation of the result.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_samples, n_voxels), float32
+        Voxels in the C order of ``mask`` (as ``data[mask]``).
+    """
+    mask = np.asarray(mask, dtype=bool)
+    sigma = fwhm / np.sqrt(8 * np.log(2))
+    margin = int(np.ceil(3 * sigma))
+    ijk = np.argwhere(mask)
+    low = np.maximum(ijk.min(axis=0) - margin, 0)
+    high = np.minimum(ijk.max(axis=0) + margin + 1, mask.shape)
+    crop = tuple(slice(a, b) for a, b in zip(low, high, strict=True))
+    field = rng.standard_normal((n_samples, *(high - low)), dtype=np.float32)
+    if sigma > 0:
+        field = ndimage.gaussian_filter(field, sigma=(0, sigma, sigma, sigma), mode="nearest")
+    out = field[:, mask[crop]]
+    if rho:
+        out[0] /= np.float32(np.sqrt(1 - rho**2))  # stationary start
+        out = sp_signal.lfilter([np.sqrt(1 - rho**2)], [1.0, -rho], out, axis=0)
+    out = np.asarray(out, dtype=np.float32)
+    out *= np.float32(sd / out.std())
+    return out
+
+
 def slow_signals(rng, n_samples, n_signals, t_r, *, low=0.01, high=0.1):
     """Band-limited Gaussian signals (``low``-``high`` Hz), zero mean, unit variance."""
     freqs = np.fft.rfftfreq(n_samples, d=t_r)
@@ -338,7 +383,7 @@ def smooth_field(rng, mask, n_fields, *, fwhm):
     return smooth_ar1_noise(rng, n_fields, mask, fwhm=fwhm, rho=0.0).T
 
 
-def smooth_noise(rng, shape, n_samples, *, fwhm, rho=0.0, mask=None):
+def smooth_volume_noise(rng, shape, n_samples, *, fwhm, rho=0.0, mask=None):
     """Gaussian noise, spatially smooth and AR(1) in time, with unit variance (float32).
 
     Parameters

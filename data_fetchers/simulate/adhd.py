@@ -245,7 +245,7 @@ def _subject(shared, subject_id):
     percent += np.outer(CSF_AMPLITUDE * physio[:, 0], shared.csf)
     percent += np.outer(WM_AMPLITUDE * physio[:, 1], shared.wm)
     percent += GLOBAL_AMPLITUDE * physio[:, 2:3]
-    percent += NOISE_SD * ana.smooth_noise(rng, shared.anat.brain.shape, n_scans,
+    percent += NOISE_SD * ana.smooth_volume_noise(rng, shared.anat.brain.shape, n_scans,
                                            fwhm=NOISE_FWHM / VOXEL_SIZE, rho=AR_RHO,
                                            mask=shared.anat.brain)
     ramp = np.linspace(-0.5, 0.5, n_scans, dtype=np.float32)[:, None]
