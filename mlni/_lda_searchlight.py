@@ -39,8 +39,9 @@ _TIE_TOLERANCE = 1e-8
 # A class whose variance on a voxel is below this fraction of the voxel's mean square is
 # treated as constant there (scikit-learn then does not rescale it): refitted exactly.
 _CONSTANT_TOLERANCE = 1e-10
-# Number of spheres per batch (bounds the memory of the per-sphere blocks).
-_SPHERES_PER_BATCH = 4096
+# Number of spheres per batch: bounds the memory of the per-sphere blocks and keeps them in
+# cache (1024 spheres of 19 voxels: 3 MB per p x p stack; 4096 was measured 20% slower).
+_SPHERES_PER_BATCH = 1024
 # Number of voxels per block when computing the cross-products of the pairs.
 _VOXELS_PER_BLOCK = 32
 # Largest table of cross-products (float64 numbers, 512 MB) kept for all folds at once;
@@ -159,6 +160,8 @@ class _PairTable:
             half[position], column_of[position], column_of[mirror[position]]
         )
         self.partners = self._partners(mask, ijk, self._decode(displacements[half]))
+        # the partner of every cell of a table, -1 (the dummy voxel) on the padding column
+        self.cell_partners = np.pad(self.partners, ((0, 0), (0, 1)), constant_values=-1)
 
     def _encode(self, diff):
         shifted = diff + self.width // 2
@@ -265,7 +268,7 @@ def _fold_statistics(X_centred, codes, train, weights, table, pairs, shrinkage):
     means = np.stack([np.append(x.mean(axis=0), 0.0) for x in samples])  # dummy voxel: 0
     variance = np.stack([np.append(x.var(axis=0), 1.0) for x in samples])  # dummy: 1
     mean_square = counts @ (variance + means**2) / counts.sum()
-    partners = np.pad(pairs.partners, ((0, 0), (0, 1)), constant_values=-1)  # -1: dummy
+    partners = pairs.cell_partners
     tables, squared_correlations = [], []
     for i, c in enumerate(present):
         atoms = np.flatnonzero(weights[:, c])  # the fold's training atoms of class c
