@@ -87,8 +87,11 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
     pairs = _PairTable(mask, neighbors, centres)
     atoms, atom_weights = _atoms(codes, folds)
     per_fold = atoms.shape[0] * (pairs.n_voxels + 1) * (pairs.n_half + 1) > _MAX_TABLE_SIZE
+    totals = None
     if not per_fold:
         table = pairs.cross_products(X_centred, atoms)
+        atom_codes = codes[atoms[:, 0]]
+        totals = [table[atom_codes == c].sum(axis=0) for c in range(codes.max() + 1)]
     batches = [
         slice(start, start + _SPHERES_PER_BATCH)
         for start in range(0, neighbors.shape[0], _SPHERES_PER_BATCH)
@@ -101,7 +104,10 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
         if per_fold:  # atoms of this fold only: its training samples of each class
             fold_atoms, (weights,) = _atoms(codes, [(train, test)])
             table = pairs.cross_products(X_centred, fold_atoms)
-        stats = _fold_statistics(X_centred, codes, train, weights, table, pairs, shrinkage)
+            atom_codes = codes[fold_atoms[:, 0]]
+        stats = _fold_statistics(
+            X_centred, codes, train, weights, table, pairs, shrinkage, atom_codes, totals
+        )
         if shrinkage == "auto":  # the two sums over each sphere of Ledoit-Wolf's formula
             stats["beta_"] = _beta_sums(stats, neighbors)
             stats["delta_"] = block_sums @ np.column_stack(stats["squared_correlations"])
@@ -254,8 +260,35 @@ def _atoms(codes, folds):
     return atoms, weights
 
 
-def _fold_statistics(X_centred, codes, train, weights, table, pairs, shrinkage):
-    """Class priors, means, variances and covariance tables of one training fold."""
+def _class_sum(table, weights, members, total=None):
+    """``sum_a weights[a] * table[a]``: the cross-products of one class in a training fold.
+
+    ``members`` are the atoms of the class and ``weights[a]`` how many times atom a is in
+    the training set. If ``total``, the sum of the tables of all of ``members``, is given and
+    fewer of them differ from weight 1 than are trained on (as with K-fold: train = all -
+    test), the sum is computed as ``total + sum_a (weights[a] - 1) * table[a]`` over those.
+    """
+    trained = members[weights[members] != 0]
+    changed = members[weights[members] != 1]
+    if total is not None and changed.size < trained.size:
+        second = total.copy()
+        for a in changed:
+            second += (weights[a] - 1) * table[a]
+        return second
+    second = weights[trained[0]] * table[trained[0]]
+    for a in trained[1:]:
+        second += weights[a] * table[a]
+    return second
+
+
+def _fold_statistics(
+    X_centred, codes, train, weights, table, pairs, shrinkage, atom_codes, totals=None
+):
+    """Class priors, means, variances and covariance tables of one training fold.
+
+    ``atom_codes`` is the class of each atom of ``table``; ``totals``, if given, holds per
+    class the sum of the tables of all its atoms (computed once for all folds).
+    """
     counts = np.bincount(codes[train], minlength=weights.shape[1]).astype(float)
     present = np.flatnonzero(counts)
     if present.size < 2:
@@ -271,10 +304,9 @@ def _fold_statistics(X_centred, codes, train, weights, table, pairs, shrinkage):
     partners = pairs.cell_partners
     tables, squared_correlations = [], []
     for i, c in enumerate(present):
-        atoms = np.flatnonzero(weights[:, c])  # the fold's training atoms of class c
-        second = weights[atoms[0], c] * table[atoms[0]]
-        for a in atoms[1:]:
-            second += weights[a, c] * table[a]
+        members = np.flatnonzero(atom_codes == c)
+        total = None if totals is None else totals[c]
+        second = _class_sum(table, weights[:, c], members, total)
         second /= counts[i]
         second -= means[i][:, None] * means[i][partners]
         tables.append(second.ravel())
