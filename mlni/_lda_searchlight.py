@@ -165,6 +165,7 @@ class _PairTable:
         self.column[:-1, :-1] = np.where(
             half[position], column_of[position], column_of[mirror[position]]
         )
+        self._cell_code = (2 * self.column + self.from_b).ravel()
         self.partners = self._partners(mask, ijk, self._decode(displacements[half]))
         # the partner of every cell of a table, -1 (the dummy voxel) on the padding column
         self.cell_partners = np.pad(self.partners, ((0, 0), (0, 1)), constant_values=-1)
@@ -192,10 +193,11 @@ class _PairTable:
     def block_index(self, batch):
         """Flat index of each sphere's p x p block into a (n_voxels + 1, n_half + 1) table."""
         offsets, members = self.offset_index[batch], self.members[batch]
-        columns = self.column[offsets[:, :, None], offsets[:, None, :]]
-        from_b = self.from_b[offsets[:, :, None], offsets[:, None, :]]
-        reader = np.where(from_b, members[:, None, :], members[:, :, None])
-        return reader * (self.n_half + 1) + columns
+        # one gather from a flat table coding (column, from_b) as 2 * column + from_b
+        n_offsets = self.column.shape[0]
+        cell = self._cell_code[offsets[:, :, None] * n_offsets + offsets[:, None, :]]
+        reader = np.where(cell & 1, members[:, None, :], members[:, :, None])
+        return reader * (self.n_half + 1) + (cell >> 1)
 
     def cross_products(self, X, atoms):
         """Sum over each atom's samples of ``x[v] * x[partner]``: (n_atoms, n_voxels + 1,
