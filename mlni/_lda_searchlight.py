@@ -10,7 +10,9 @@ covariance ``sigma``. What does not depend on the sphere is computed once:
   a voxel and one of the few displacements (dx, dy, dz) found inside the spheres, so the
   pairs form a table of shape (n_voxels, n_displacements). The samples are grouped once
   into "atoms" (same class, same training folds), and the table is computed per atom, so
-  that the covariance of a fold and class is a weighted sum of atoms;
+  that the covariance of a fold and class is a weighted sum of atoms. The table of each
+  class summed over all its atoms is kept too: with K-fold, a training fold's table is that
+  total minus the fold's test atoms (one subtraction per class and fold);
 * per fold and class: the mean and variance of every voxel.
 
 Per sphere, in batches of thousands of spheres at once: the p x p blocks of the class
