@@ -64,6 +64,15 @@ def _check_text(value, name):
     return value
 
 
+def _check_labels(chapter, key, source, **texts):
+    """Check what every record carries besides its value."""
+    _check_chapter(chapter)
+    _check_key(key)
+    _check_source(source)
+    for name, text in texts.items():
+        _check_text(text, name)
+
+
 def _plain(value, name="value"):
     """``value`` as a JSON-ready Python scalar, and its type name."""
     if isinstance(value, (bool, np.bool_)):
@@ -149,12 +158,7 @@ def record(chapter, key, value, *, source, unit=None, paper=None, section=None, 
     -------
     None
     """
-    _check_chapter(chapter)
-    _check_key(key)
-    _check_source(source)
-    _check_text(unit, "unit")
-    _check_text(paper, "paper")
-    _check_text(section, "section")
+    _check_labels(chapter, key, source, unit=unit, paper=paper, section=section)
     plain, kind = _plain(value)
     _write(chapter, key, {"kind": kind, "value": plain, "unit": unit, "paper": paper,
                           "section": section, "source": source})
@@ -181,12 +185,7 @@ def record_table(chapter, key, table, *, source, unit=None, paper=None, section=
     """
     import pandas as pd
 
-    _check_chapter(chapter)
-    _check_key(key)
-    _check_source(source)
-    _check_text(unit, "unit")
-    _check_text(paper, "paper")
-    _check_text(section, "section")
+    _check_labels(chapter, key, source, unit=unit, paper=paper, section=section)
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"'table' must be a pandas DataFrame. Got {type(table).__name__}.")
     rows = [
