@@ -163,7 +163,11 @@ def test_gnb_path_float32_data():
 
 
 @pytest.mark.filterwarnings("ignore:Use a custom estimator:UserWarning")
-def test_gnb_path_equals_nilearn_searchlight():
+@pytest.mark.parametrize(
+    ("name", "reference_estimator"),
+    [("gnb", GaussianNB()), ("lda", LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto"))],
+)
+def test_fast_paths_equal_nilearn_searchlight(name, reference_estimator):
     nilearn_decoding = pytest.importorskip("nilearn.decoding")
     mask_img = _mask_img(shape=(6, 7, 5), seed=6)
     mask = np.asarray(mask_img.dataobj) != 0
@@ -172,9 +176,9 @@ def test_gnb_path_equals_nilearn_searchlight():
     data[mask] = X.T
     imgs = nib.Nifti1Image(data, mask_img.affine)
     reference = nilearn_decoding.SearchLight(
-        mask_img, radius=5.6, estimator=GaussianNB(), cv=KFold(4), n_jobs=1
+        mask_img, radius=5.6, estimator=reference_estimator, cv=KFold(4), n_jobs=1
     ).fit(imgs, y)
-    ours = search_light(X, y, mask_img, radius=5.6, cv=KFold(4), progress=False)
+    ours = search_light(X, y, mask_img, radius=5.6, cv=KFold(4), estimator=name, progress=False)
     np.testing.assert_allclose(ours, reference.scores_[mask], rtol=0, atol=1e-12)
 
 
@@ -295,23 +299,6 @@ def test_lda_path_in_small_batches(monkeypatch):
     np.testing.assert_array_equal(search_light(X, y, mask_img, **kwargs), whole)
     monkeypatch.setattr(lda_engine, "_MAX_TABLE_SIZE", 100)  # one fold's table at a time
     np.testing.assert_allclose(search_light(X, y, mask_img, **kwargs), whole, rtol=0, atol=1e-12)
-
-
-@pytest.mark.filterwarnings("ignore:Use a custom estimator:UserWarning")
-def test_lda_path_equals_nilearn_searchlight():
-    nilearn_decoding = pytest.importorskip("nilearn.decoding")
-    mask_img = _mask_img(shape=(6, 7, 5), seed=6)
-    mask = np.asarray(mask_img.dataobj) != 0
-    X, y = _data(mask_img, seed=6)
-    data = np.zeros(mask.shape + (X.shape[0],))
-    data[mask] = X.T
-    imgs = nib.Nifti1Image(data, mask_img.affine)
-    lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
-    reference = nilearn_decoding.SearchLight(
-        mask_img, radius=5.6, estimator=lda, cv=KFold(4), n_jobs=1
-    ).fit(imgs, y)
-    ours = search_light(X, y, mask_img, radius=5.6, cv=KFold(4), estimator="lda", progress=False)
-    np.testing.assert_allclose(ours, reference.scores_[mask], rtol=0, atol=1e-12)
 
 
 # ------------------------------------------------------------------- per-sphere path
