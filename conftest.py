@@ -9,6 +9,8 @@ process's environment), it sets:
   folder, unless they are set already (set them to reuse the simulated data between runs):
   a test run never writes to ``~/mlni_data`` or ``~/.cache/mlni``;
 - ``MLNI_DATA_SOURCE=simulated``: no test downloads the real datasets (500 MB);
+- ``MLNI_SIZE=small``: the chapters run on the small stand-ins, whose outputs their checks
+  describe (time the full-size ones with ``benchmarks/chapter_times.py``);
 - ``MLNI_WIDGETS=static``: the chapters draw their pre-rendered sliders, as in the book.
 """
 
@@ -26,6 +28,7 @@ def pytest_configure(config):
             _CREATED.append(folder)
             os.environ[variable] = folder
     os.environ["MLNI_DATA_SOURCE"] = "simulated"
+    os.environ["MLNI_SIZE"] = "small"
     os.environ["MLNI_WIDGETS"] = "static"
 
 
@@ -37,4 +40,4 @@ def pytest_unconfigure(config):
 def pytest_report_header(config):
     return (f"mlni: MLNI_DATA={os.environ.get('MLNI_DATA')} "
             f"MLNI_RESULTS={os.environ.get('MLNI_RESULTS')} MLNI_DATA_SOURCE=simulated "
-            "MLNI_WIDGETS=static")
+            "MLNI_SIZE=small MLNI_WIDGETS=static")

@@ -60,7 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="real: download (default); simulated: generate stand-ins; auto: real if possible",
     )
     down.add_argument(
-        "--size", default="small", choices=("small", "full"), help="size of simulated data"
+        "--size",
+        default=None,
+        choices=("small", "full"),
+        help="size of simulated data (default: $MLNI_SIZE, else small)",
     )
     down.add_argument(
         "--data-dir", type=_folder, default=None, help="data directory (default: $MLNI_DATA)"

@@ -10,6 +10,9 @@ Two environment variables steer every fetcher:
 ``MLNI_DATA_SOURCE``
     The default ``source`` of the fetchers: ``"auto"`` (default), ``"real"`` or
     ``"simulated"``.
+``MLNI_SIZE``
+    The default ``size`` of the simulated stand-ins: ``"small"`` (default) or ``"full"``
+    (the real dimensions; for timing the chapters at a realistic size).
 ``MLNI_MIRROR``
     The base URL (``http://`` or ``https://``) of a local mirror of the archives.
 
@@ -128,6 +131,31 @@ def check_size(size) -> str:
     """Validate the size of a simulated dataset (``"small"`` or ``"full"``)."""
     if size not in SIZES:
         raise ValueError(f"'size' must be one of {', '.join(map(repr, SIZES))}. Got {size!r}.")
+    return size
+
+
+def get_size(size=None) -> str:
+    """Validate ``size``, falling back to ``$MLNI_SIZE`` then ``"small"``.
+
+    Parameters
+    ----------
+    size : {"small", "full"}, optional
+        The requested size of the simulated stand-ins. None means ``$MLNI_SIZE``, or
+        ``"small"``.
+
+    Returns
+    -------
+    str
+        ``"small"`` or ``"full"``.
+    """
+    if size is not None:
+        return check_size(size)
+    size = os.environ.get("MLNI_SIZE") or "small"
+    if size not in SIZES:
+        raise ValueError(
+            f"The environment variable MLNI_SIZE must be one of {', '.join(map(repr, SIZES))}. "
+            f"Got {size!r}."
+        )
     return size
 
 

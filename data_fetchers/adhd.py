@@ -9,7 +9,7 @@ from sklearn.utils import Bunch
 
 from . import _registry
 from ._download import install_archive, install_file
-from ._paths import check_size, get_source, simulated_root
+from ._paths import get_size, get_source, simulated_root
 from ._source import Dataset, resolve
 
 T_R = _registry.ADHD_T_R
@@ -93,7 +93,7 @@ def make_bunch(root, ids, *, source, ground_truth=None) -> Bunch:
     )
 
 
-def fetch_adhd(n_subjects=10, *, data_dir=None, source=None, size="small", verbose=1) -> Bunch:
+def fetch_adhd(n_subjects=10, *, data_dir=None, source=None, size=None, verbose=1) -> Bunch:
     """Fetch resting-state data of the ADHD-200 sample, real or simulated.
 
     Parameters
@@ -108,10 +108,10 @@ def fetch_adhd(n_subjects=10, *, data_dir=None, source=None, size="small", verbo
         :mod:`data_fetchers`. The real archives (one per subject plus a metadata archive)
         have no published checksum: each download is checked for a complete gzip stream,
         safe members and the expected files.
-    size : {"small", "full"}, default="small"
+    size : {"small", "full"}, optional
         Size of the simulated stand-in, both with the release's 3 mm voxels: "full" has the
-        real grid and 176 volumes, "small" a slab of 23 axial slices and 100 volumes.
-        Ignored for real data.
+        real grid and 176 volumes, "small" a slab of 23 axial slices and 100 volumes
+        (default ``$MLNI_SIZE`` or "small"). Ignored for real data.
     verbose : int, default=1
         0 is silent; 1 prints progress.
 
@@ -124,7 +124,7 @@ def fetch_adhd(n_subjects=10, *, data_dir=None, source=None, size="small", verbo
         None). Paths are ``str``.
     """
     ids = subject_ids(n_subjects)
-    check_size(size)
+    size = get_size(size)
     source = get_source(source)
 
     def simulate():

@@ -9,7 +9,7 @@ from sklearn.utils import Bunch
 
 from . import _registry
 from ._download import install_archive, install_file
-from ._paths import check_size, get_source, simulated_root
+from ._paths import get_size, get_source, simulated_root
 from ._source import Dataset, resolve
 
 T_R = _registry.HAXBY_T_R
@@ -84,7 +84,7 @@ def make_bunch(root, subject, *, source, ground_truth=None) -> Bunch:
     )
 
 
-def fetch_haxby(subject=2, *, data_dir=None, source=None, size="small", verbose=1) -> Bunch:
+def fetch_haxby(subject=2, *, data_dir=None, source=None, size=None, verbose=1) -> Bunch:
     """Fetch one subject of the Haxby 2001 dataset, real or simulated.
 
     Parameters
@@ -97,9 +97,9 @@ def fetch_haxby(subject=2, *, data_dir=None, source=None, size="small", verbose=
         Where the data come from (default ``$MLNI_DATA_SOURCE`` or "auto"): see
         :mod:`data_fetchers`. The real archive is about 290 MB per subject, checked
         against its published MD5 checksum.
-    size : {"small", "full"}, default="small"
-        Size of the simulated stand-in ("full" has the real dimensions). Ignored for
-        real data.
+    size : {"small", "full"}, optional
+        Size of the simulated stand-in ("full" has the real dimensions; default
+        ``$MLNI_SIZE`` or "small"). Ignored for real data.
     verbose : int, default=1
         0 is silent; 1 prints progress.
 
@@ -113,7 +113,7 @@ def fetch_haxby(subject=2, *, data_dir=None, source=None, size="small", verbose=
         planted effects of simulated data, else None). Paths are ``str``.
     """
     subject = check_subject(subject)
-    check_size(size)
+    size = get_size(size)
     source = get_source(source)
 
     def simulate():

@@ -8,7 +8,7 @@ from sklearn.utils import Bunch
 
 from . import _registry
 from ._download import install_archive
-from ._paths import check_size, get_source, simulated_root
+from ._paths import get_size, get_source, simulated_root
 from ._source import Dataset, resolve
 
 TITLE = "Miyawaki et al. (2008), visual image reconstruction"
@@ -81,7 +81,7 @@ def make_bunch(root, *, source, ground_truth=None) -> Bunch:
     )
 
 
-def fetch_miyawaki2008(*, data_dir=None, source=None, size="small", verbose=1) -> Bunch:
+def fetch_miyawaki2008(*, data_dir=None, source=None, size=None, verbose=1) -> Bunch:
     """Fetch the Miyawaki 2008 dataset, real or simulated.
 
     Parameters
@@ -93,9 +93,9 @@ def fetch_miyawaki2008(*, data_dir=None, source=None, size="small", verbose=1) -
         :mod:`data_fetchers`. The real archive (about 160 MB) has no published checksum:
         the download is checked for its known size, a complete gzip stream, safe
         members and every expected file before it is put in place.
-    size : {"small", "full"}, default="small"
-        Size of the simulated stand-in ("full" has the real dimensions). Ignored for
-        real data.
+    size : {"small", "full"}, optional
+        Size of the simulated stand-in ("full" has the real dimensions; default
+        ``$MLNI_SIZE`` or "small"). Ignored for real data.
     verbose : int, default=1
         0 is silent; 1 prints progress.
 
@@ -107,7 +107,7 @@ def fetch_miyawaki2008(*, data_dir=None, source=None, size="small", verbose=1) -
         ``source`` ("real" or "simulated") and ``ground_truth`` (the receptive fields
         planted in simulated data, else None). Paths are ``str``.
     """
-    check_size(size)
+    size = get_size(size)
     source = get_source(source)
 
     def simulate():

@@ -73,6 +73,7 @@ def _write(final, value):
             (tmp / f"part{i}").write_text(value)
 
 
+@pytest.mark.slow
 def test_two_processes_both_end_with_a_complete_folder(tmp_path):
     final = tmp_path / "dataset"
     context = multiprocessing.get_context("spawn")

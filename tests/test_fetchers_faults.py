@@ -56,6 +56,7 @@ def fake_haxby_simulator(monkeypatch, tiny_files):
 # -- 1. a failed reachability probe expires ------------------------------------------------
 
 
+@pytest.mark.slow
 def test_unreachable_answer_expires_in_the_same_process(tmp_path, monkeypatch):
     """No fixture resets the cache here: the mirror comes up after a first failure."""
     monkeypatch.setenv("MLNI_DATA", str(tmp_path / "data"))
@@ -161,6 +162,7 @@ def test_file_size_limit_while_downloading_in_a_subprocess(mirror, data_env, tmp
     assert not leftovers(data_env)
 
 
+@pytest.mark.slow
 def test_file_size_limit_while_generating_in_a_subprocess(tmp_path):
     data_dir = tmp_path / "data"
     result = run_with_file_size_limit(64 * 1024, "simulated", data_dir)
@@ -243,6 +245,7 @@ def said(word):
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 @pytest.mark.parametrize("stage", ["download", "extraction"])
+@pytest.mark.slow
 def test_killed_download_or_extraction_is_swept(mirror, data_env, stage, sig):
     mirror.haxby(2, behaviour="trickle" if stage == "download" else "ok")
     ready = download_started(data_env) if stage == "download" else said("extracted")
@@ -257,6 +260,7 @@ def test_killed_download_or_extraction_is_swept(mirror, data_env, stage, sig):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.slow
 def test_killed_generation_is_swept(data_env, sig, fake_haxby_simulator):
     left = start_and_kill("generation", sig, data_env, {}, said("generating"))
     assert any(".tmp-" in p.name for p in left), left
@@ -310,6 +314,7 @@ def test_trickling_server_misses_the_deadline(mirror, data_env, monkeypatch):
     assert not leftovers(data_env)
 
 
+@pytest.mark.slow
 def test_deadline_of_unknown_size_follows_the_announced_length(mirror, data_env, monkeypatch):
     body = mirror.haxby(2, behaviour="trickle", pin=False)
     monkeypatch.setattr(_download, "DEADLINE_BASE", 1.0, raising=False)

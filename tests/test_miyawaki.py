@@ -207,6 +207,7 @@ def test_fit_paths_refit_what_did_not_converge(monkeypatch):
                                                                          Z, y), atol=1e-3)
 
 
+@pytest.mark.slow
 def test_table1_grid_runs_on_a_dask_cluster():
     distributed = pytest.importorskip("distributed")
     X, Y = _planted()

@@ -5,7 +5,13 @@ from pathlib import Path
 import pytest
 
 from data_fetchers import _paths
-from data_fetchers._paths import check_size, get_data_dir, get_source, simulated_root
+from data_fetchers._paths import (
+    check_size,
+    get_data_dir,
+    get_size,
+    get_source,
+    simulated_root,
+)
 
 
 def test_get_data_dir(monkeypatch, tmp_path):
@@ -46,6 +52,22 @@ def test_sizes(tmp_path):
         check_size("huge")
     with pytest.raises(ValueError, match="'size' must be one of"):
         simulated_root(tmp_path, "tiny")
+
+
+def test_get_size(monkeypatch):
+    monkeypatch.delenv("MLNI_SIZE", raising=False)
+    assert get_size() == "small"
+    assert get_size("full") == "full"
+    monkeypatch.setenv("MLNI_SIZE", "full")
+    assert get_size() == "full"
+    assert get_size("small") == "small"
+    with pytest.raises(ValueError, match="'size' must be one of 'small', 'full'. Got 'big'"):
+        get_size("big")
+    monkeypatch.setenv("MLNI_SIZE", "medium")
+    with pytest.raises(
+        ValueError, match="The environment variable MLNI_SIZE must be one of .* Got 'medium'"
+    ):
+        get_size()
 
 
 def test_bad_data_dir_is_named(monkeypatch, tmp_path):

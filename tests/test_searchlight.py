@@ -318,6 +318,7 @@ def test_process_mask_restricts_centres(estimator):
     assert np.isnan(part[~inside]).all()
 
 
+@pytest.mark.slow
 def test_generic_path_parallel_equals_serial(capsys):
     mask_img = _mask_img(shape=(4, 4, 3), seed=8)
     X, y = _data(mask_img, seed=8)
@@ -329,6 +330,7 @@ def test_generic_path_parallel_equals_serial(capsys):
     assert np.all((serial >= 0) & (serial <= 1))
 
 
+@pytest.mark.slow
 def test_generic_path_on_a_dask_cluster():
     """joblib.parallel_config(backend="dask") sends the spheres to a dask cluster."""
     distributed = pytest.importorskip("distributed")

@@ -166,6 +166,7 @@ def test_parcels_share_a_time_course(generated):
     assert np.mean(inside) > 0.3 > np.mean(np.abs(other))
 
 
+@pytest.mark.slow
 def test_concurrent_generation_is_valid_and_deterministic(generated, tmp_path):
     base, _ = generated
     code = ("import sys; from data_fetchers.simulate import adhd; "

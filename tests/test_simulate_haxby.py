@@ -132,6 +132,7 @@ def test_f_test_finds_signal_only_where_effect_map_says(generated):
     assert share_outside < 0.05
 
 
+@pytest.mark.slow
 def test_measured_statistics_are_realistic_and_match_the_docstring(generated):
     root, truth = generated
     subj = root / "haxby2001" / "subj2"
@@ -171,6 +172,7 @@ def test_ground_truth_is_loaded_again_quickly(generated):
     np.testing.assert_array_equal(again.face_centers, truth.face_centers)
 
 
+@pytest.mark.slow
 def test_concurrent_generation_is_valid_and_deterministic(generated, tmp_path):
     """Two processes generate at once; both succeed and match the fixture byte for byte."""
     root, _ = generated
