@@ -86,19 +86,27 @@ def main(argv=None):
               f"load={os.getloadavg()[0]:.2f}")
         print(f"{'generating the stand-ins':<28} {prepare_data(env):8.1f} s")
         print(f"{'chapter':<28} {'time (s)':>8} {'peak memory (GB)':>17} {'load':>5}")
-        total = 0.0
+        total, failed = 0.0, []
         for name in names:
             notebook = ROOT / "chapters" / f"{CHAPTERS[name]}.ipynb"
             done = subprocess.run(
                 [sys.executable, __file__, "--run-one", str(notebook),
                  "--timeout", str(args.timeout)],
-                env=env, cwd=notebook.parent, check=True, capture_output=True, text=True,
+                env=env, cwd=notebook.parent, capture_output=True, text=True,
             )
+            if done.returncode:
+                # the error's own lines: the failing cell and the exception at its end
+                lines = [line for line in done.stderr.splitlines() if line.strip()]
+                print(f"{name:<28} FAILED\n    " + "\n    ".join(lines[-12:]), flush=True)
+                failed.append(name)
+                continue
             result = json.loads(done.stdout.strip().splitlines()[-1])
             total += result["seconds"]
             print(f"{name:<28} {result['seconds']:8.1f} {result['peak_gb']:17.2f} "
                   f"{os.getloadavg()[0]:5.2f}", flush=True)
         print(f"{'all chapters':<28} {total:8.1f}")
+    if failed:
+        sys.exit(f"{len(failed)} chapter(s) failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":
