@@ -99,7 +99,7 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
         for start in range(0, neighbors.shape[0], _SPHERES_PER_BATCH)
     ]
     index = [pairs.block_index(batch) for batch in batches]
-    block_sums = _block_sums(index, pairs, neighbors.shape[0])
+    block_sums = None if pairs.stencil_exact else _block_sums(index, pairs, neighbors.shape[0])
     accuracies = np.empty((len(folds), neighbors.shape[0]))
     for k, (train, test) in enumerate(tqdm(folds, desc="folds", disable=not progress)):
         weights = atom_weights[k]
@@ -112,10 +112,11 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
         )
         if shrinkage == "auto":  # the two sums over each sphere of Ledoit-Wolf's formula
             stats["beta_"] = _beta_sums(stats, neighbors)
-            stats["delta_"] = block_sums @ np.column_stack(stats["squared_correlations"])
+            stats["delta_"] = _sphere_sums(stats["squared_correlations"], pairs, block_sums)
         X_test = X_centred[test]
         stats["test_values"] = np.ascontiguousarray(X_test.T)  # (n_voxels, n_test)
-        stats["test_norms"] = np.sqrt(neighbors @ (X_test**2).T)  # (n_spheres, n_test)
+        # the largest norm of a test sample on each sphere is at most this bound
+        stats["test_norms"] = np.sqrt(neighbors @ (X_test**2).max(axis=0))  # (n_spheres,)
         fold = (X, X_centred, y, codes, train, test)
         for batch, batch_index in zip(batches, index, strict=True):
             accuracies[k, batch] = _batch_accuracy(
@@ -169,6 +170,15 @@ class _PairTable:
         )
         self._cell_code = (2 * self.column + self.from_b).ravel()
         self.partners = self._partners(mask, ijk, self._decode(displacements[half]))
+        # a sum over a sphere's block as a stencil: the block of the sphere centred on v
+        # reads, for each offset r, the cells (spokes[v, r], j) with weight stencil[r, j]
+        self.spokes = self._partners(mask, ijk, offsets)[np.asarray(centres)]
+        reader = np.where(self.from_b, np.arange(n_offsets + 1), np.arange(n_offsets + 1)[:, None])
+        self.stencil = np.zeros((n_offsets, self.n_half + 1))
+        np.add.at(self.stencil, (reader[:-1, :-1], self.column[:-1, :-1]), 1.0)
+        # valid if each sphere holds every mask voxel at one of the offsets from its centre
+        in_mask = (self.spokes < self.n_voxels).sum(axis=1)
+        self.stencil_exact = bool(np.array_equal(in_mask, self.sizes))
         # the partner of every cell of a table, -1 (the dummy voxel) on the padding column
         self.cell_partners = np.pad(self.partners, ((0, 0), (0, 1)), constant_values=-1)
 
@@ -217,6 +227,18 @@ class _PairTable:
             others = by_atom[self.partners[rows]]  # (block, n_half, n_atoms, atom_size)
             np.einsum("vjan,van->avj", others, by_atom[rows], out=table[:, rows, :-1])
         return table
+
+
+def _sphere_sums(tables, pairs, block_sums):
+    """Sum of each (n_cells,) table of ``tables`` over each sphere's block: (n_spheres, K)."""
+    if block_sums is not None:
+        return block_sums @ np.column_stack(tables)
+    sums = np.zeros((pairs.spokes.shape[0], len(tables)))
+    for k, table in enumerate(tables):
+        per_offset = table.reshape(pairs.n_voxels + 1, pairs.n_half + 1) @ pairs.stencil.T
+        per_offset[-1] = 0.0  # the dummy voxel
+        sums[:, k] = np.take_along_axis(per_offset, pairs.spokes, axis=0).sum(axis=1)
+    return sums
 
 
 def _block_sums(index, pairs, n_spheres):
@@ -414,18 +436,17 @@ def _batch_accuracy(fold, pairs, batch, index, stats, shrinkage):
         axis=2,
     )
     scores += intercept[:, None, :]
-    # an upper bound of sum |x_j coef_j| + |intercept| (Cauchy-Schwarz): the scale of the
-    # rounding errors of the scores
+    # an upper bound, over the test samples, of sum |x_j coef_j| + |intercept|
+    # (Cauchy-Schwarz): the scale of the rounding errors of the scores
     coef_norm = np.sqrt(np.einsum("spk,spk->sk", coef, coef))
-    magnitude = stats["test_norms"][batch][:, :, None] * coef_norm[:, None, :]
-    magnitude += np.abs(intercept)[:, None, :]
+    magnitude = (stats["test_norms"][batch, None] * coef_norm + np.abs(intercept)).max(axis=1)
     if present.size == 2:
         predicted, margin = (scores[..., 0] > 0).astype(int), np.abs(scores[..., 0])
     else:
         predicted = scores.argmax(axis=2)
         ordered = np.sort(scores, axis=2)
         margin = ordered[..., -1] - ordered[..., -2]
-    exact |= (margin <= _TIE_TOLERANCE * magnitude.max(axis=2)).any(axis=1)
+    exact |= (margin <= _TIE_TOLERANCE * magnitude[:, None]).any(axis=1)
     exact |= ~np.isfinite(scores).all(axis=(1, 2))
     target = np.searchsorted(present, codes[test])
     target[present[np.minimum(target, present.size - 1)] != codes[test]] = -1  # unseen
