@@ -38,6 +38,11 @@ from tqdm import tqdm
 
 # A prediction whose margin is below this fraction of its magnitude is refitted exactly.
 _TIE_TOLERANCE = 1e-8
+# Single precision (the covariances read per sphere) is trusted for a prediction whose
+# margin is above this fraction of its magnitude; the spheres with a smaller margin are
+# recomputed in double precision. The rounding errors seen at the real Haxby size are below
+# 2e-7: 1e-5 recomputes about 0.3% of the spheres.
+_SINGLE_TOLERANCE = 1e-5
 # A class whose variance on a voxel is below this fraction of the voxel's mean square is
 # treated as constant there (scikit-learn then does not rescale it): refitted exactly.
 _CONSTANT_TOLERANCE = 1e-10
@@ -93,7 +98,9 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
     if not per_fold:
         table = pairs.cross_products(X_centred, atoms)
         atom_codes = codes[atoms[:, 0]]
-        totals = [table[atom_codes == c].sum(axis=0) for c in range(codes.max() + 1)]
+        totals = [
+            table[atom_codes == c].sum(axis=0, dtype=np.float64) for c in range(codes.max() + 1)
+        ]
     batches = [
         slice(start, start + _SPHERES_PER_BATCH)
         for start in range(0, neighbors.shape[0], _SPHERES_PER_BATCH)
@@ -111,12 +118,16 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
             X_centred, codes, train, weights, table, pairs, shrinkage, atom_codes, totals
         )
         if shrinkage == "auto":  # the two sums over each sphere of Ledoit-Wolf's formula
-            stats["beta_"] = _beta_sums(stats, neighbors)
+            stats["beta_"] = _beta_sums(stats, neighbors).T
             stats["delta_"] = _sphere_sums(stats["squared_correlations"], pairs, block_sums)
         X_test = X_centred[test]
         stats["test_values"] = np.ascontiguousarray(X_test.T)  # (n_voxels, n_test)
         # the largest norm of a test sample on each sphere is at most this bound
         stats["test_norms"] = np.sqrt(neighbors @ (X_test**2).max(axis=0))  # (n_spheres,)
+        target = np.searchsorted(stats["present"], codes[test])
+        unseen = stats["present"][np.minimum(target, stats["present"].size - 1)] != codes[test]
+        target[unseen] = -1  # a class absent from the training fold is never predicted
+        stats["target"] = target
         fold = (X, X_centred, y, codes, train, test)
         for batch, batch_index in zip(batches, index, strict=True):
             accuracies[k, batch] = _batch_accuracy(
@@ -218,10 +229,11 @@ class _PairTable:
         ``atoms`` is an (n_atoms, atom_size) array of sample indices padded with -1.
         """
         n_atoms, atom_size = atoms.shape
-        values = np.vstack([X[atoms.ravel()].T, np.zeros((1, atoms.size))])
+        values = np.zeros((self.n_voxels + 1, atoms.size), dtype=np.float32)
+        values[:-1] = X[atoms.ravel()].T
         values[:, atoms.ravel() < 0] = 0.0  # padding samples: zero
         by_atom = values.reshape(self.n_voxels + 1, n_atoms, atom_size)
-        table = np.zeros((n_atoms, self.n_voxels + 1, self.n_half + 1))
+        table = np.zeros((n_atoms, self.n_voxels + 1, self.n_half + 1), dtype=np.float32)
         for start in range(0, self.n_voxels, _VOXELS_PER_BLOCK):
             rows = slice(start, min(start + _VOXELS_PER_BLOCK, self.n_voxels))
             others = by_atom[self.partners[rows]]  # (block, n_half, n_atoms, atom_size)
@@ -232,7 +244,7 @@ class _PairTable:
 def _sphere_sums(tables, pairs, block_sums):
     """Sum of each (n_cells,) table of ``tables`` over each sphere's block: (n_spheres, K)."""
     if block_sums is not None:
-        return block_sums @ np.column_stack(tables)
+        return block_sums @ np.column_stack([table.ravel() for table in tables])
     sums = np.zeros((pairs.spokes.shape[0], len(tables)))
     for k, table in enumerate(tables):
         per_offset = table.reshape(pairs.n_voxels + 1, pairs.n_half + 1) @ pairs.stencil.T
@@ -327,19 +339,24 @@ def _fold_statistics(
     means = np.stack([np.append(x.mean(axis=0), 0.0) for x in samples])  # dummy voxel: 0
     variance = np.stack([np.append(x.var(axis=0), 1.0) for x in samples])  # dummy: 1
     mean_square = counts @ (variance + means**2) / counts.sum()
+    constant = (variance <= _CONSTANT_TOLERANCE * mean_square).any(axis=0)
+    scale = np.where(constant, 1.0, variance)  # spheres with a constant voxel are refitted
     partners = pairs.cell_partners
-    tables, squared_correlations = [], []
+    # the covariance of each (voxel, displacement) cell, one column per class, in single
+    # precision: read per sphere as one item of n_classes numbers
+    tables = np.empty((pairs.n_voxels + 1, pairs.n_half + 1, present.size), dtype=np.float32)
+    squared_correlations = []
     for i, c in enumerate(present):
         members = np.flatnonzero(atom_codes == c)
         total = None if totals is None else totals[c]
         second = _class_sum(table, weights[:, c], members, total)
         second /= counts[i]
         second -= means[i][:, None] * means[i][partners]
-        tables.append(second.ravel())
+        tables[..., i] = second
         if shrinkage == "auto":  # squared correlations, for Ledoit-Wolf's delta
-            with np.errstate(divide="ignore", invalid="ignore"):  # constant: refitted
-                squared = second**2 / (variance[i][:, None] * variance[i][partners])
-            squared_correlations.append(squared.ravel())
+            second **= 2
+            second /= scale[i][:, None] * scale[i][partners]
+            squared_correlations.append(second)
     return {
         "present": present,
         "priors": counts / counts.sum(),
@@ -347,8 +364,8 @@ def _fold_statistics(
         "samples": samples,
         "means": means,
         "variance": variance,
-        "constant": (variance <= _CONSTANT_TOLERANCE * mean_square).any(axis=0),
-        "tables": tables,  # per class, the covariance of each (voxel, displacement) cell
+        "constant": constant,
+        "packed": tables.view(np.dtype((np.void, 4 * present.size))).ravel(),
         "squared_correlations": squared_correlations,
     }
 
@@ -368,23 +385,21 @@ def _beta_sums(stats, neighbors):
     return beta_
 
 
-def _pooled_covariance(index, stats, members, sizes, batch, shrinkage):
-    """The covariance of scikit-learn's LDA on each sphere: (n_spheres, p_max, p_max).
+def _shrinkage(variance, real, sizes, priors, counts, delta_, beta_, shrinkage):
+    """Weights and diagonal of the covariance of scikit-learn's LDA on each sphere.
 
-    The sum over classes of ``prior * ((1 - alpha) * C + alpha * target)``, where ``C`` is
-    the class's empirical covariance on the sphere (its block of the class's table) and, for
-    Ledoit-Wolf ("auto"), alpha is computed on the standardized voxels (whose covariance is
-    the correlation: the sum of its squares over the block is needed) and the target is the
-    diagonal of variances; for a fixed shrinkage the target is ``trace(C) / p`` times the
-    identity (``shrunk_covariance``).
+    That covariance is the sum over classes of ``prior * ((1 - alpha) * C + alpha * target)``,
+    where ``C`` is the class's empirical covariance on the sphere. For Ledoit-Wolf ("auto"),
+    alpha is computed on the standardized voxels from ``delta_``, the sum over the block of
+    the squared correlations, and ``beta_`` (both (n_spheres, n_classes)), and the target is
+    the diagonal of variances; for a fixed shrinkage the target is ``trace(C) / p`` times the
+    identity (``shrunk_covariance``). ``variance`` is (n_spheres, p_max, n_classes), zero on
+    the padding. Returns ``prior * (1 - alpha)``, (n_spheres, n_classes), and the diagonal
+    to add, (n_spheres, p_max), which is 1 on the padding.
     """
-    priors, counts = stats["priors"], stats["counts"]
-    real = members < stats["means"].shape[1] - 1
-    variance = np.moveaxis(stats["variance"][:, members], 0, -1) * real[..., None]  # (s, p, K)
     p = sizes.astype(float)[:, None]
     if shrinkage == "auto":
-        delta_ = stats["delta_"][batch]  # (n_spheres, n_classes)
-        beta = (stats["beta_"][:, batch].T / counts - delta_) / (p * counts)
+        beta = (beta_ / counts - delta_) / (p * counts)
         delta = (delta_ - p) / p  # the standardized voxels have mean variance mu = 1
         beta = np.minimum(beta, delta)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -394,34 +409,60 @@ def _pooled_covariance(index, stats, members, sizes, batch, shrinkage):
     else:
         alpha = np.full((sizes.size, priors.size), shrinkage)
         target = (variance.sum(axis=1, keepdims=True) / p[:, :, None]) * real[..., None]
-    weights = priors * (1 - alpha)
-    sigma = np.zeros(index.shape)
-    for c, table in enumerate(stats["tables"]):
-        blocks = table[index]  # (n_spheres, p_max, p_max)
-        blocks *= weights[:, c, None, None]
-        sigma += blocks
-    diagonal = np.arange(members.shape[1])
-    sigma[:, diagonal, diagonal] += np.einsum("spk,sk->sp", target, priors * alpha) + ~real
-    return sigma
+    return priors * (1 - alpha), np.einsum("spk,sk->sp", target, priors * alpha) + ~real
 
 
-def _batch_accuracy(fold, pairs, batch, index, stats, shrinkage):
-    """Accuracy on the test samples of LDA trained on each sphere of a batch of spheres."""
-    X, X_centred, y, codes, train, test = fold
-    members, sizes = pairs.members[batch], pairs.sizes[batch]
-    present, priors = stats["present"], stats["priors"]
-    n_spheres, p_max = members.shape
-    real = members < pairs.n_voxels
-    sigma = _pooled_covariance(index, stats, members, sizes, batch, shrinkage)  # padding: 1
-    means = np.moveaxis(stats["means"][:, members], 0, -1)  # (n_spheres, p_max, n_classes)
-    exact = stats["constant"][members].any(axis=1)
-    if present.size == 2:  # as scikit-learn: one direction, the difference of the classes
+def _coefficients(sigma, means, priors, exact):
+    """Coefficients (n_spheres, p_max, n_directions) and intercepts of LDA on each sphere."""
+    if priors.size == 2:  # as scikit-learn: one direction, the difference of the classes
         coef = _solve(sigma, means[..., 1:] - means[..., :1], exact)
         total = means[..., 1:] + means[..., :1]
         intercept = -0.5 * np.einsum("spk,spk->sk", total, coef) + np.log(priors[1] / priors[0])
     else:
         coef = _solve(sigma, means, exact)
         intercept = -0.5 * np.einsum("spk,spk->sk", means, coef) + np.log(priors)
+    return coef, intercept
+
+
+def _predictions(scores, magnitude, tolerance):
+    """Predicted class index of each (sphere, test sample), and the spheres to recompute.
+
+    A sphere is recomputed if one of its predictions has a margin below ``tolerance`` times
+    ``magnitude`` (the scale of the scores of each sphere), or if a score is not finite.
+    """
+    if scores.shape[2] == 1:
+        predicted, margin = (scores[..., 0] > 0).astype(int), np.abs(scores[..., 0])
+    else:
+        predicted = scores.argmax(axis=2)
+        ordered = np.sort(scores, axis=2)
+        margin = ordered[..., -1] - ordered[..., -2]
+    unsure = (margin <= tolerance * magnitude[:, None]).any(axis=1)
+    unsure |= ~np.isfinite(scores).all(axis=(1, 2))
+    return predicted, unsure
+
+
+def _batch_accuracy(fold, pairs, batch, index, stats, shrinkage):
+    """Accuracy on the test samples of LDA trained on each sphere of a batch of spheres.
+
+    The class covariances are read in single precision: the spheres whose predictions could
+    change by that rounding are recomputed in double precision (:func:`_exact_accuracy`).
+    """
+    members, sizes = pairs.members[batch], pairs.sizes[batch]
+    priors, counts = stats["priors"], stats["counts"]
+    n_spheres, p_max = members.shape
+    real = members < pairs.n_voxels
+    variance = np.moveaxis(stats["variance"][:, members], 0, -1) * real[..., None]
+    delta_ = stats["delta_"][batch] if shrinkage == "auto" else None
+    beta_ = stats["beta_"][batch] if shrinkage == "auto" else None
+    weights, diagonal = _shrinkage(variance, real, sizes, priors, counts, delta_, beta_, shrinkage)
+    # the blocks of all classes in one gather; their weighted sum as a stack of products
+    blocks = stats["packed"][index].view(np.float32).reshape(n_spheres, p_max * p_max, -1)
+    sigma = np.matmul(blocks, weights.astype(np.float32)[:, :, None]).astype(np.float64)
+    sigma = sigma.reshape(n_spheres, p_max, p_max)
+    sigma[:, np.arange(p_max), np.arange(p_max)] += diagonal
+    means = np.moveaxis(stats["means"][:, members], 0, -1)  # (n_spheres, p_max, n_classes)
+    exact = stats["constant"][members].any(axis=1)
+    coef, intercept = _coefficients(sigma, means, priors, exact)
     # x_test[sphere] @ coef for every sphere at once: a sparse (n_spheres, n_voxels) matrix
     # holding each sphere's coefficients times the test data
     indptr = np.concatenate([[0], np.cumsum(sizes)])
@@ -440,23 +481,58 @@ def _batch_accuracy(fold, pairs, batch, index, stats, shrinkage):
     # (Cauchy-Schwarz): the scale of the rounding errors of the scores
     coef_norm = np.sqrt(np.einsum("spk,spk->sk", coef, coef))
     magnitude = (stats["test_norms"][batch, None] * coef_norm + np.abs(intercept)).max(axis=1)
-    if present.size == 2:
-        predicted, margin = (scores[..., 0] > 0).astype(int), np.abs(scores[..., 0])
-    else:
-        predicted = scores.argmax(axis=2)
-        ordered = np.sort(scores, axis=2)
-        margin = ordered[..., -1] - ordered[..., -2]
-    exact |= (margin <= _TIE_TOLERANCE * magnitude[:, None]).any(axis=1)
-    exact |= ~np.isfinite(scores).all(axis=(1, 2))
-    target = np.searchsorted(present, codes[test])
-    target[present[np.minimum(target, present.size - 1)] != codes[test]] = -1  # unseen
-    accuracy = (predicted == target).mean(axis=1)
+    predicted, unsure = _predictions(scores, magnitude, _SINGLE_TOLERANCE)
+    accuracy = (predicted == stats["target"]).mean(axis=1)
+    again = np.flatnonzero(unsure & ~exact)
+    if again.size:
+        accuracy[again], exact[again] = _exact_accuracy(
+            fold, members[again], sizes[again], stats, shrinkage
+        )
+    X, _, y, _, train, test = fold
     for s in np.flatnonzero(exact):
         voxels = members[s, : sizes[s]]
         lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage=shrinkage)
         lda.fit(X[np.ix_(train, voxels)], y[train])
         accuracy[s] = lda.score(X[np.ix_(test, voxels)], y[test])
     return accuracy
+
+
+def _exact_accuracy(fold, members, sizes, stats, shrinkage):
+    """Accuracy of a few spheres computed in double precision from the data themselves.
+
+    Returns the accuracies and which spheres have a prediction within ``_TIE_TOLERANCE`` of
+    a tie (or a score that is not finite): those are to be refitted with scikit-learn.
+    """
+    _, X_centred, _, codes, train, test = fold
+    priors, counts, present = stats["priors"], stats["counts"], stats["present"]
+    n_spheres, p_max = members.shape
+    real = members < X_centred.shape[1]
+    data = X_centred[:, np.where(real, members, 0)] * real  # (n_samples, n_spheres, p_max)
+    n_classes = present.size
+    covariance = np.empty((n_spheres, p_max, p_max, n_classes))
+    delta_, beta_ = np.empty((n_spheres, n_classes)), np.empty((n_spheres, n_classes))
+    for i, c in enumerate(present):
+        centred = data[train[codes[train] == c]] - stats["means"][i, members]
+        covariance[..., i] = np.einsum("nsp,nsq->spq", centred, centred) / counts[i]
+        if shrinkage == "auto":
+            scale = np.sqrt(np.where(real, stats["variance"][i, members], 1.0))
+            standard = centred / scale
+            correlation = covariance[..., i] / (scale[:, :, None] * scale[:, None, :])
+            delta_[:, i] = np.einsum("spq,spq->s", correlation, correlation)
+            inner = np.einsum("nsp,nsp->sn", standard, standard)
+            beta_[:, i] = np.einsum("sn,sn->s", inner, inner)
+    variance = np.moveaxis(stats["variance"][:, members], 0, -1) * real[..., None]
+    weights, diagonal = _shrinkage(variance, real, sizes, priors, counts, delta_, beta_, shrinkage)
+    sigma = np.einsum("spqk,sk->spq", covariance, weights)
+    sigma[:, np.arange(p_max), np.arange(p_max)] += diagonal
+    means = np.moveaxis(stats["means"][:, members], 0, -1)
+    refit = np.zeros(n_spheres, dtype=bool)
+    coef, intercept = _coefficients(sigma, means, priors, refit)
+    tested = data[test]  # (n_test, n_spheres, p_max)
+    scores = np.einsum("nsp,spk->snk", tested, coef) + intercept[:, None, :]
+    magnitude = np.einsum("nsp,spk->snk", np.abs(tested), np.abs(coef)) + np.abs(intercept)[:, None]
+    predicted, unsure = _predictions(scores, magnitude.max(axis=(1, 2)), _TIE_TOLERANCE)
+    return (predicted == stats["target"]).mean(axis=1), refit | unsure
 
 
 def _solve(sigma, rhs, exact):
