@@ -183,12 +183,15 @@ class _PairTable:
         self.partners = self._partners(mask, ijk, self._decode(displacements[half]))
         # a sum over a sphere's block as a stencil: the block of the sphere centred on v
         # reads, for each offset r, the cells (spokes[v, r], j) with weight stencil[r, j]
-        self.spokes = self._partners(mask, ijk, offsets)[np.asarray(centres)]
+        spokes = self._partners(mask, ijk, offsets)[np.asarray(centres)]
         reader = np.where(self.from_b, np.arange(n_offsets + 1), np.arange(n_offsets + 1)[:, None])
-        self.stencil = np.zeros((n_offsets, self.n_half + 1))
-        np.add.at(self.stencil, (reader[:-1, :-1], self.column[:-1, :-1]), 1.0)
+        stencil = np.zeros((n_offsets, self.n_half + 1))
+        np.add.at(stencil, (reader[:-1, :-1], self.column[:-1, :-1]), 1.0)
+        self.stencil = sparse.csr_matrix(stencil)  # few cells: no (multithreaded) BLAS
+        # flat index of (r, spokes[s, r]) into an (n_offsets, n_voxels + 1) array
+        self.spoke_index = spokes + (self.n_voxels + 1) * np.arange(n_offsets)
         # valid if each sphere holds every mask voxel at one of the offsets from its centre
-        in_mask = (self.spokes < self.n_voxels).sum(axis=1)
+        in_mask = (spokes < self.n_voxels).sum(axis=1)
         self.stencil_exact = bool(np.array_equal(in_mask, self.sizes))
         # the partner of every cell of a table, -1 (the dummy voxel) on the padding column
         self.cell_partners = np.pad(self.partners, ((0, 0), (0, 1)), constant_values=-1)
@@ -245,11 +248,11 @@ def _sphere_sums(tables, pairs, block_sums):
     """Sum of each (n_cells,) table of ``tables`` over each sphere's block: (n_spheres, K)."""
     if block_sums is not None:
         return block_sums @ np.column_stack([table.ravel() for table in tables])
-    sums = np.zeros((pairs.spokes.shape[0], len(tables)))
+    sums = np.zeros((pairs.spoke_index.shape[0], len(tables)))
     for k, table in enumerate(tables):
-        per_offset = table.reshape(pairs.n_voxels + 1, pairs.n_half + 1) @ pairs.stencil.T
-        per_offset[-1] = 0.0  # the dummy voxel
-        sums[:, k] = np.take_along_axis(per_offset, pairs.spokes, axis=0).sum(axis=1)
+        per_offset = pairs.stencil @ np.ascontiguousarray(table.T)  # (n_offsets, n_voxels + 1)
+        per_offset[:, -1] = 0.0  # the dummy voxel
+        sums[:, k] = per_offset.ravel()[pairs.spoke_index].sum(axis=1)
     return sums
 
 
