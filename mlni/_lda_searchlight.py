@@ -108,6 +108,7 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
     index = [pairs.block_index(batch) for batch in batches]
     block_sums = None if pairs.stencil_exact else _block_sums(index, pairs, neighbors.shape[0])
     accuracies = np.empty((len(folds), neighbors.shape[0]))
+    neighbors_single = neighbors.astype(np.float32)  # beta_ in single precision, as the tables
     for k, (train, test) in enumerate(tqdm(folds, desc="folds", disable=not progress)):
         weights = atom_weights[k]
         if per_fold:  # atoms of this fold only: its training samples of each class
@@ -118,7 +119,7 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
             X_centred, codes, train, weights, table, pairs, shrinkage, atom_codes, totals
         )
         if shrinkage == "auto":  # the two sums over each sphere of Ledoit-Wolf's formula
-            stats["beta_"] = _beta_sums(stats, neighbors).T
+            stats["beta_"] = _beta_sums(stats, neighbors_single).T
             stats["delta_"] = _sphere_sums(stats["squared_correlations"], pairs, block_sums)
         X_test = X_centred[test]
         stats["test_values"] = np.ascontiguousarray(X_test.T)  # (n_voxels, n_test)
@@ -207,13 +208,15 @@ class _PairTable:
         return np.column_stack([i, j, k]) - self.width // 2
 
     def _partners(self, mask, ijk, displacements):
-        lookup = np.full(mask.shape, self.n_voxels, dtype=np.intp)
-        lookup[mask] = np.arange(self.n_voxels)
+        """(n_voxels + 1, n_displacements): the voxel at each displacement from each voxel."""
+        # the index of every voxel in a grid padded by the largest displacement, so that
+        # every displacement lands in the grid (on the dummy voxel outside the mask)
+        pad = int(np.abs(displacements).max(initial=0))
+        lookup = np.full(np.array(mask.shape) + 2 * pad, self.n_voxels, dtype=np.intp)
+        lookup[tuple(slice(pad, pad + n) for n in mask.shape)][mask] = np.arange(self.n_voxels)
+        strides = np.array([lookup.shape[1] * lookup.shape[2], lookup.shape[2], 1])
         partners = np.full((self.n_voxels + 1, len(displacements)), self.n_voxels, dtype=np.intp)
-        for j, displacement in enumerate(displacements):
-            target = ijk + displacement
-            inside = np.all((target >= 0) & (target < mask.shape), axis=1)
-            partners[np.flatnonzero(inside), j] = lookup[tuple(target[inside].T)]
+        partners[:-1] = lookup.ravel()[((ijk + pad) @ strides)[:, None] + displacements @ strides]
         return partners
 
     def block_index(self, batch):
@@ -382,9 +385,9 @@ def _beta_sums(stats, neighbors):
     beta_ = np.empty((stats["present"].size, neighbors.shape[0]))
     for i, samples in enumerate(stats["samples"]):
         scale = np.where(stats["constant"][:-1], 1.0, stats["variance"][i, :-1])
-        squares = (samples - stats["means"][i, :-1]) ** 2 / scale
+        squares = ((samples - stats["means"][i, :-1]) ** 2 / scale).astype(np.float32)
         inner = neighbors @ squares.T  # (n_spheres, n_samples of the class)
-        beta_[i] = np.einsum("sn,sn->s", inner, inner)
+        beta_[i] = np.einsum("sn,sn->s", inner, inner, dtype=np.float64)
     return beta_
 
 
