@@ -20,11 +20,18 @@ covariances are read from the table, the shrinkage intensity is computed in clos
 ``sigma`` is assembled and the small systems are solved together (``numpy.linalg.solve``
 on a stack of matrices), and the test samples are scored. Spheres at the edge of the mask
 have fewer voxels: they are padded with a dummy voxel whose row and column are those of
-the identity, which leaves their solution unchanged.
+the identity, which leaves their solution unchanged. The sums over each sphere's block
+that Ledoit-Wolf's formula needs are a stencil: for each offset from the centre, a fixed
+weighted sum of the table's row at that offset.
 
-The few (sphere, fold) pairs where float rounding could change a prediction (a test sample
-within a relative ``_TIE_TOLERANCE`` of the decision boundary), or where a class is constant
-on a voxel of the sphere, are refitted with scikit-learn itself.
+The cross-products and the covariance tables read per sphere are kept in single precision
+(half the memory traffic; the blocks of all classes are read in one gather), and so are
+the sums of ``beta_``; means, variances and the solves are in double precision. A (sphere,
+fold) pair whose predictions could change by that rounding (a test sample within a
+relative ``_SINGLE_TOLERANCE`` of the decision boundary) is recomputed in double precision
+from the data themselves (:func:`_exact_accuracy`). The few pairs that are still within a
+relative ``_TIE_TOLERANCE`` of a tie, or where a class is constant on a voxel of the
+sphere, are refitted with scikit-learn itself.
 """
 
 from __future__ import annotations
