@@ -137,10 +137,22 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
         target[unseen] = -1  # a class absent from the training fold is never predicted
         stats["target"] = target
         fold = (X, X_centred, y, codes, train, test)
+        unsure, exact = np.zeros((2, neighbors.shape[0]), dtype=bool)
         for batch, batch_index in zip(batches, index, strict=True):
-            accuracies[k, batch] = _batch_accuracy(
-                fold, pairs, batch, batch_index, stats, shrinkage
+            accuracies[k, batch], unsure[batch], exact[batch] = _batch_accuracy(
+                pairs, batch, batch_index, stats, shrinkage
             )
+        recompute = np.flatnonzero(unsure & ~exact)
+        for start in range(0, recompute.size, _SPHERES_PER_BATCH):  # at most a batch at once
+            again = recompute[start : start + _SPHERES_PER_BATCH]
+            accuracies[k, again], exact[again] = _exact_accuracy(
+                fold, pairs.members[again], pairs.sizes[again], stats, shrinkage
+            )
+        for s in np.flatnonzero(exact):
+            voxels = pairs.members[s, : pairs.sizes[s]]
+            lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage=shrinkage)
+            lda.fit(X[np.ix_(train, voxels)], y[train])
+            accuracies[k, s] = lda.score(X[np.ix_(test, voxels)], y[test])
     return accuracies.mean(axis=0)
 
 
@@ -454,11 +466,12 @@ def _predictions(scores, magnitude, tolerance):
     return predicted, unsure
 
 
-def _batch_accuracy(fold, pairs, batch, index, stats, shrinkage):
+def _batch_accuracy(pairs, batch, index, stats, shrinkage):
     """Accuracy on the test samples of LDA trained on each sphere of a batch of spheres.
 
-    The class covariances are read in single precision: the spheres whose predictions could
-    change by that rounding are recomputed in double precision (:func:`_exact_accuracy`).
+    The class covariances are read in single precision. Also returns which spheres have
+    predictions that this rounding could change (to recompute in double precision with
+    :func:`_exact_accuracy`), and which have a constant voxel (to refit with scikit-learn).
     """
     members, sizes = pairs.members[batch], pairs.sizes[batch]
     priors, counts = stats["priors"], stats["counts"]
@@ -496,18 +509,7 @@ def _batch_accuracy(fold, pairs, batch, index, stats, shrinkage):
     magnitude = (stats["test_norms"][batch, None] * coef_norm + np.abs(intercept)).max(axis=1)
     predicted, unsure = _predictions(scores, magnitude, _SINGLE_TOLERANCE)
     accuracy = (predicted == stats["target"]).mean(axis=1)
-    again = np.flatnonzero(unsure & ~exact)
-    if again.size:
-        accuracy[again], exact[again] = _exact_accuracy(
-            fold, members[again], sizes[again], stats, shrinkage
-        )
-    X, _, y, _, train, test = fold
-    for s in np.flatnonzero(exact):
-        voxels = members[s, : sizes[s]]
-        lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage=shrinkage)
-        lda.fit(X[np.ix_(train, voxels)], y[train])
-        accuracy[s] = lda.score(X[np.ix_(test, voxels)], y[test])
-    return accuracy
+    return accuracy, unsure, exact
 
 
 def _exact_accuracy(fold, members, sizes, stats, shrinkage):
