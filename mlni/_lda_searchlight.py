@@ -104,6 +104,7 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
     totals = None
     if not per_fold:
         table = pairs.cross_products(X_centred, atoms)
+        moments = _moments(X_centred, atoms)
         atom_codes = codes[atoms[:, 0]]
         totals = [
             table[atom_codes == c].sum(axis=0, dtype=np.float64) for c in range(codes.max() + 1)
@@ -115,18 +116,21 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
     index = [pairs.block_index(batch) for batch in batches]
     block_sums = None if pairs.stencil_exact else _block_sums(index, pairs, neighbors.shape[0])
     accuracies = np.empty((len(folds), neighbors.shape[0]))
-    neighbors_single = neighbors.astype(np.float32)  # beta_ in single precision, as the tables
+    # beta_ in single precision, as the tables: the data as (n_voxels, n_samples)
+    neighbors_single = neighbors.astype(np.float32)
+    X_single = np.ascontiguousarray(X_centred.T, dtype=np.float32) if shrinkage == "auto" else None
     for k, (train, test) in enumerate(tqdm(folds, desc="folds", disable=not progress)):
         weights = atom_weights[k]
         if per_fold:  # atoms of this fold only: its training samples of each class
             fold_atoms, (weights,) = _atoms(codes, [(train, test)])
             table = pairs.cross_products(X_centred, fold_atoms)
+            moments = _moments(X_centred, fold_atoms)
             atom_codes = codes[fold_atoms[:, 0]]
         stats = _fold_statistics(
-            X_centred, codes, train, weights, table, pairs, shrinkage, atom_codes, totals
+            codes, train, weights, moments, table, pairs, shrinkage, atom_codes, totals
         )
         if shrinkage == "auto":  # the two sums over each sphere of Ledoit-Wolf's formula
-            stats["beta_"] = _beta_sums(stats, neighbors_single).T
+            stats["beta_"] = _beta_sums(X_single, codes, train, stats, neighbors_single)
             stats["delta_"] = _sphere_sums(stats["squared_correlations"], pairs, block_sums)
         X_test = X_centred[test]
         stats["test_values"] = np.ascontiguousarray(X_test.T)  # (n_voxels, n_test)
@@ -344,11 +348,22 @@ def _class_sum(table, weights, members, total=None):
     return second
 
 
+def _moments(X, atoms):
+    """Sums of ``x`` and of ``x ** 2`` over each atom's samples: (2, n_atoms, n_voxels)."""
+    moments = np.empty((2, atoms.shape[0], X.shape[1]))
+    for a, samples in enumerate(atoms):
+        x = X[samples[samples >= 0]]
+        moments[0, a] = x.sum(axis=0)
+        moments[1, a] = np.einsum("nv,nv->v", x, x)
+    return moments
+
+
 def _fold_statistics(
-    X_centred, codes, train, weights, table, pairs, shrinkage, atom_codes, totals=None
+    codes, train, weights, moments, table, pairs, shrinkage, atom_codes, totals=None
 ):
     """Class priors, means, variances and covariance tables of one training fold.
 
+    ``moments`` holds the sums of x and x ** 2 over each atom (:func:`_moments`);
     ``atom_codes`` is the class of each atom of ``table``; ``totals``, if given, holds per
     class the sum of the tables of all its atoms (computed once for all folds).
     """
@@ -360,9 +375,9 @@ def _fold_statistics(
             f"on one class). Got a training fold with the single class index {present[0]}."
         )
     counts = counts[present]
-    samples = [X_centred[train[codes[train] == c]] for c in present]
-    means = np.stack([np.append(x.mean(axis=0), 0.0) for x in samples])  # dummy voxel: 0
-    variance = np.stack([np.append(x.var(axis=0), 1.0) for x in samples])  # dummy: 1
+    sums = np.einsum("ak,mav->mkv", weights[:, present], moments) / counts[:, None]
+    means = np.pad(sums[0], ((0, 0), (0, 1)))  # dummy voxel: mean 0, variance 1
+    variance = np.pad(sums[1] - sums[0] ** 2, ((0, 0), (0, 1)), constant_values=1.0)
     mean_square = counts @ (variance + means**2) / counts.sum()
     constant = (variance <= _CONSTANT_TOLERANCE * mean_square).any(axis=0)
     scale = np.where(constant, 1.0, variance)  # spheres with a constant voxel are refitted
@@ -386,7 +401,6 @@ def _fold_statistics(
         "present": present,
         "priors": counts / counts.sum(),
         "counts": counts,
-        "samples": samples,
         "means": means,
         "variance": variance,
         "constant": constant,
@@ -395,19 +409,28 @@ def _fold_statistics(
     }
 
 
-def _beta_sums(stats, neighbors):
-    """Ledoit-Wolf's ``beta_`` of each class on each sphere: (n_classes, n_spheres).
+def _beta_sums(X_single, codes, train, stats, neighbors):
+    """Ledoit-Wolf's ``beta_`` of each class on each sphere: (n_spheres, n_classes).
 
     The sum over the class's samples i of ``(sum over the sphere's voxels j of z_ij ** 2)
-    ** 2``, where ``z`` are the standardized values: one sparse product gives the inner sums.
+    ** 2``, where ``z`` are the standardized values: one sparse product gives the inner sums
+    (in single precision: ``X_single`` is the data as (n_voxels, n_samples)).
     """
-    beta_ = np.empty((stats["present"].size, neighbors.shape[0]))
-    for i, samples in enumerate(stats["samples"]):
+    present = stats["present"]
+    rows = [train[codes[train] == c] for c in present]
+    squares = np.empty((X_single.shape[0], train.size), dtype=np.float32)
+    start = 0
+    for i, samples in enumerate(rows):
         scale = np.where(stats["constant"][:-1], 1.0, stats["variance"][i, :-1])
-        squares = ((samples - stats["means"][i, :-1]) ** 2 / scale).astype(np.float32)
-        inner = neighbors @ squares.T  # (n_spheres, n_samples of the class)
-        beta_[i] = np.einsum("sn,sn->s", inner, inner, dtype=np.float64)
-    return beta_
+        block = squares[:, start : start + samples.size]
+        np.subtract(X_single[:, samples], stats["means"][i, :-1, None], out=block)
+        block **= 2
+        block /= scale[:, None]
+        start += samples.size
+    inner = neighbors @ squares  # (n_spheres, n_training samples)
+    inner **= 2
+    bounds = np.cumsum([0] + [samples.size for samples in rows[:-1]])
+    return np.add.reduceat(inner, bounds, axis=1, dtype=np.float64)
 
 
 def _shrinkage(variance, real, sizes, priors, counts, delta_, beta_, shrinkage):
