@@ -116,9 +116,9 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
     index = [pairs.block_index(batch) for batch in batches]
     block_sums = None if pairs.stencil_exact else _block_sums(index, pairs, neighbors.shape[0])
     accuracies = np.empty((len(folds), neighbors.shape[0]))
-    # beta_ in single precision, as the tables: the data as (n_voxels, n_samples)
+    # beta_ in single precision, as the tables
     neighbors_single = neighbors.astype(np.float32)
-    X_single = np.ascontiguousarray(X_centred.T, dtype=np.float32) if shrinkage == "auto" else None
+    X_single = X_centred.astype(np.float32) if shrinkage == "auto" else None
     for k, (train, test) in enumerate(tqdm(folds, desc="folds", disable=not progress)):
         weights = atom_weights[k]
         if per_fold:  # atoms of this fold only: its training samples of each class
@@ -414,23 +414,18 @@ def _beta_sums(X_single, codes, train, stats, neighbors):
 
     The sum over the class's samples i of ``(sum over the sphere's voxels j of z_ij ** 2)
     ** 2``, where ``z`` are the standardized values: one sparse product gives the inner sums
-    (in single precision: ``X_single`` is the data as (n_voxels, n_samples)).
+    (in single precision, from ``X_single``, the centred data in single precision).
     """
-    present = stats["present"]
-    rows = [train[codes[train] == c] for c in present]
-    squares = np.empty((X_single.shape[0], train.size), dtype=np.float32)
-    start = 0
-    for i, samples in enumerate(rows):
+    beta_ = np.empty((neighbors.shape[0], stats["present"].size))
+    for i, c in enumerate(stats["present"]):
         scale = np.where(stats["constant"][:-1], 1.0, stats["variance"][i, :-1])
-        block = squares[:, start : start + samples.size]
-        np.subtract(X_single[:, samples], stats["means"][i, :-1, None], out=block)
-        block **= 2
-        block /= scale[:, None]
-        start += samples.size
-    inner = neighbors @ squares  # (n_spheres, n_training samples)
-    inner **= 2
-    bounds = np.cumsum([0] + [samples.size for samples in rows[:-1]])
-    return np.add.reduceat(inner, bounds, axis=1, dtype=np.float64)
+        squares = X_single[train[codes[train] == c]]
+        squares -= stats["means"][i, :-1].astype(np.float32)
+        squares **= 2
+        squares *= (1.0 / scale).astype(np.float32)
+        inner = neighbors @ np.ascontiguousarray(squares.T)  # (n_spheres, n_samples of c)
+        beta_[:, i] = np.einsum("sn,sn->s", inner, inner)
+    return beta_
 
 
 def _shrinkage(variance, real, sizes, priors, counts, delta_, beta_, shrinkage):
