@@ -107,7 +107,8 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
         moments = _moments(X_centred, atoms)
         atom_codes = codes[atoms[:, 0]]
         totals = [
-            table[atom_codes == c].sum(axis=0, dtype=np.float64) for c in range(codes.max() + 1)
+            table[atom_codes == c].sum(axis=0, dtype=np.float64).astype(np.float32)
+            for c in range(codes.max() + 1)
         ]
     batches = [
         slice(start, start + _SPHERES_PER_BATCH)
@@ -211,7 +212,8 @@ class _PairTable:
         reader = np.where(self.from_b, np.arange(n_offsets + 1), np.arange(n_offsets + 1)[:, None])
         stencil = np.zeros((n_offsets, self.n_half + 1))
         np.add.at(stencil, (reader[:-1, :-1], self.column[:-1, :-1]), 1.0)
-        self.stencil = sparse.csr_matrix(stencil)  # few cells: no (multithreaded) BLAS
+        # few cells: no (multithreaded) BLAS; in single precision, as the tables
+        self.stencil = sparse.csr_matrix(stencil, dtype=np.float32)
         # flat index of (r, spokes[s, r]) into an (n_offsets, n_voxels + 1) array
         self.spoke_index = spokes + (self.n_voxels + 1) * np.arange(n_offsets)
         # valid if each sphere holds every mask voxel at one of the offsets from its centre
@@ -249,7 +251,9 @@ class _PairTable:
         n_offsets = self.column.shape[0]
         cell = self._cell_code[offsets[:, :, None] * n_offsets + offsets[:, None, :]]
         reader = np.where(cell & 1, members[:, None, :], members[:, :, None])
-        return reader * (self.n_half + 1) + (cell >> 1)
+        reader *= self.n_half + 1
+        reader += cell >> 1
+        return reader
 
     def cross_products(self, X, atoms):
         """Sum over each atom's samples of ``x[v] * x[partner]``: (n_atoms, n_voxels + 1,
@@ -340,11 +344,11 @@ def _class_sum(table, weights, members, total=None):
     if total is not None and changed.size < trained.size:
         second = total.copy()
         for a in changed:
-            second += (weights[a] - 1) * table[a]
+            second += float(weights[a] - 1) * table[a]
         return second
-    second = weights[trained[0]] * table[trained[0]]
+    second = float(weights[trained[0]]) * table[trained[0]]
     for a in trained[1:]:
-        second += weights[a] * table[a]
+        second += float(weights[a]) * table[a]
     return second
 
 
@@ -383,7 +387,7 @@ def _fold_statistics(
     scale = np.where(constant, 1.0, variance)  # spheres with a constant voxel are refitted
     partners = pairs.cell_partners
     # the covariance of each (voxel, displacement) cell, one column per class, in single
-    # precision: read per sphere as one item of n_classes numbers
+    # precision (as the cross-products): read per sphere as one item of n_classes numbers
     tables = np.empty((pairs.n_voxels + 1, pairs.n_half + 1, present.size), dtype=np.float32)
     squared_correlations = []
     for i, c in enumerate(present):
@@ -391,11 +395,13 @@ def _fold_statistics(
         total = None if totals is None else totals[c]
         second = _class_sum(table, weights[:, c], members, total)
         second /= counts[i]
-        second -= means[i][:, None] * means[i][partners]
+        single = means[i].astype(np.float32)
+        second -= single[:, None] * single[partners]
         tables[..., i] = second
         if shrinkage == "auto":  # squared correlations, for Ledoit-Wolf's delta
             second **= 2
-            second /= scale[i][:, None] * scale[i][partners]
+            single = scale[i].astype(np.float32)
+            second /= single[:, None] * single[partners]
             squared_correlations.append(second)
     return {
         "present": present,

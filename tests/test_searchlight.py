@@ -331,7 +331,7 @@ def test_lda_sphere_sums_stencil_equals_sparse_block_sums():
     np.testing.assert_allclose(
         lda_engine._sphere_sums(tables, pairs, None),
         lda_engine._sphere_sums(tables, pairs, block_sums),
-        rtol=1e-12,
+        rtol=1e-6,  # the stencil is in single precision
     )
 
 
