@@ -403,6 +403,9 @@ def _fold_statistics(
             single = scale[i].astype(np.float32)
             second /= single[:, None] * single[partners]
             squared_correlations.append(second)
+    # per voxel: the means, then the variances (0 on the dummy voxel) of the classes
+    per_voxel = np.concatenate([means, variance]).T.copy()
+    per_voxel[-1, present.size :] = 0.0
     return {
         "present": present,
         "priors": counts / counts.sum(),
@@ -410,6 +413,7 @@ def _fold_statistics(
         "means": means,
         "variance": variance,
         "constant": constant,
+        "per_voxel": per_voxel,
         "packed": tables.view(np.dtype((np.void, 4 * present.size))).ravel(),
         "squared_correlations": squared_correlations,
     }
@@ -501,16 +505,17 @@ def _batch_accuracy(pairs, batch, index, stats, shrinkage):
     priors, counts = stats["priors"], stats["counts"]
     n_spheres, p_max = members.shape
     real = members < pairs.n_voxels
-    variance = np.moveaxis(stats["variance"][:, members], 0, -1) * real[..., None]
+    # means and variances of the classes on each voxel of each sphere, in one gather
+    voxels = stats["per_voxel"][members]  # (n_spheres, p_max, 2 * n_classes)
+    means, variance = voxels[..., : priors.size], voxels[..., priors.size :]
     delta_ = stats["delta_"][batch] if shrinkage == "auto" else None
     beta_ = stats["beta_"][batch] if shrinkage == "auto" else None
     weights, diagonal = _shrinkage(variance, real, sizes, priors, counts, delta_, beta_, shrinkage)
     # the blocks of all classes in one gather; their weighted sum as a stack of products
     blocks = stats["packed"][index].view(np.float32).reshape(n_spheres, p_max * p_max, -1)
     sigma = np.matmul(blocks, weights.astype(np.float32)[:, :, None]).astype(np.float64)
+    sigma[:, :: p_max + 1, 0] += diagonal
     sigma = sigma.reshape(n_spheres, p_max, p_max)
-    sigma[:, np.arange(p_max), np.arange(p_max)] += diagonal
-    means = np.moveaxis(stats["means"][:, members], 0, -1)  # (n_spheres, p_max, n_classes)
     exact = stats["constant"][members].any(axis=1)
     coef, intercept = _coefficients(sigma, means, priors, exact)
     # x_test[sphere] @ coef for every sphere at once: a sparse (n_spheres, n_voxels) matrix
