@@ -552,29 +552,29 @@ def _exact_accuracy(fold, members, sizes, stats, shrinkage):
     n_spheres, p_max = members.shape
     real = members < X_centred.shape[1]
     data = X_centred[:, np.where(real, members, 0)] * real  # (n_samples, n_spheres, p_max)
-    n_classes = present.size
-    covariance = np.empty((n_spheres, p_max, p_max, n_classes))
-    delta_, beta_ = np.empty((n_spheres, n_classes)), np.empty((n_spheres, n_classes))
+    data = np.ascontiguousarray(data.transpose(1, 2, 0))  # (n_spheres, p_max, n_samples)
+    voxels = stats["per_voxel"][members]  # (n_spheres, p_max, 2 * n_classes)
+    means, variance = voxels[..., : present.size], voxels[..., present.size :]
+    delta_, beta_ = np.empty((2, n_spheres, present.size))
+    covariances = []
     for i, c in enumerate(present):
-        centred = data[train[codes[train] == c]] - stats["means"][i, members]
-        covariance[..., i] = np.einsum("nsp,nsq->spq", centred, centred) / counts[i]
+        centred = data[:, :, train[codes[train] == c]] - means[..., i, None]
+        covariances.append(np.matmul(centred, centred.transpose(0, 2, 1)) / counts[i])
         if shrinkage == "auto":
-            scale = np.sqrt(np.where(real, stats["variance"][i, members], 1.0))
-            standard = centred / scale
-            correlation = covariance[..., i] / (scale[:, :, None] * scale[:, None, :])
+            scale = np.sqrt(np.where(real, variance[..., i], 1.0))
+            correlation = covariances[i] / (scale[:, :, None] * scale[:, None, :])
             delta_[:, i] = np.einsum("spq,spq->s", correlation, correlation)
-            inner = np.einsum("nsp,nsp->sn", standard, standard)
+            centred /= scale[..., None]
+            inner = np.einsum("spn,spn->sn", centred, centred)
             beta_[:, i] = np.einsum("sn,sn->s", inner, inner)
-    variance = np.moveaxis(stats["variance"][:, members], 0, -1) * real[..., None]
     weights, diagonal = _shrinkage(variance, real, sizes, priors, counts, delta_, beta_, shrinkage)
-    sigma = np.einsum("spqk,sk->spq", covariance, weights)
+    sigma = sum(weights[:, i, None, None] * covariance for i, covariance in enumerate(covariances))
     sigma[:, np.arange(p_max), np.arange(p_max)] += diagonal
-    means = np.moveaxis(stats["means"][:, members], 0, -1)
     refit = np.zeros(n_spheres, dtype=bool)
     coef, intercept = _coefficients(sigma, means, priors, refit)
-    tested = data[test]  # (n_test, n_spheres, p_max)
-    scores = np.einsum("nsp,spk->snk", tested, coef) + intercept[:, None, :]
-    magnitude = np.einsum("nsp,spk->snk", np.abs(tested), np.abs(coef)) + np.abs(intercept)[:, None]
+    tested = data[:, :, test]  # (n_spheres, p_max, n_test)
+    scores = np.einsum("spn,spk->snk", tested, coef) + intercept[:, None, :]
+    magnitude = np.einsum("spn,spk->snk", np.abs(tested), np.abs(coef)) + np.abs(intercept)[:, None]
     predicted, unsure = _predictions(scores, magnitude.max(axis=(1, 2)), _TIE_TOLERANCE)
     return (predicted == stats["target"]).mean(axis=1), refit | unsure
 

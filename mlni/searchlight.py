@@ -221,7 +221,9 @@ def search_light(
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, Integral):
         raise TypeError(f"'n_jobs' must be an integer. Got {type(n_jobs).__name__}.")
     centres = _centres(mask, affine, process_mask_img)
-    neighbors = sphere_neighbors(mask_img, radius)[centres]
+    neighbors = sphere_neighbors(mask_img, radius)
+    if centres.size < neighbors.shape[0]:
+        neighbors = neighbors[centres]
     folds = list(check_cv(cv, y, classifier=True).split(X, y, groups))
     scores = np.full(X.shape[1], np.nan)
     if fast == "gnb":
