@@ -29,9 +29,10 @@ The cross-products and the covariance tables read per sphere are kept in single 
 the sums of ``beta_``; means, variances and the solves are in double precision. A (sphere,
 fold) pair whose predictions could change by that rounding (a test sample within a
 relative ``_SINGLE_TOLERANCE`` of the decision boundary) is recomputed in double precision
-from the data themselves (:func:`_exact_accuracy`). The few pairs that are still within a
-relative ``_TIE_TOLERANCE`` of a tie, or where a class is constant on a voxel of the
-sphere, are refitted with scikit-learn itself.
+from the data themselves (:func:`_exact_accuracy`), and so are the spheres holding a voxel
+whose variance in a class is small next to its mean there (``_SINGLE_FRAGILE``). The few
+pairs that are still within a relative ``_TIE_TOLERANCE`` of a tie, or where a class is
+constant on a voxel of the sphere, are refitted with scikit-learn itself.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ _TIE_TOLERANCE = 1e-8
 # recomputed in double precision. The rounding errors seen at the real Haxby size are below
 # 2e-7: 1e-5 recomputes about 0.3% of the spheres.
 _SINGLE_TOLERANCE = 1e-5
+# Single precision is not trusted either on a voxel where a class's variance is below this
+# fraction of its mean square (variance + mean ** 2): the covariances, computed as mean
+# cross-products minus products of means, would lose too many digits. The spheres holding
+# such a voxel are computed in double precision.
+_SINGLE_FRAGILE = 0.1
 # A class whose variance on a voxel is below this fraction of the voxel's mean square is
 # treated as constant there (scikit-learn then does not rescale it): refitted exactly.
 _CONSTANT_TOLERANCE = 1e-10
@@ -384,6 +390,7 @@ def _fold_statistics(
     variance = np.pad(sums[1] - sums[0] ** 2, ((0, 0), (0, 1)), constant_values=1.0)
     mean_square = counts @ (variance + means**2) / counts.sum()
     constant = (variance <= _CONSTANT_TOLERANCE * mean_square).any(axis=0)
+    fragile = (variance < _SINGLE_FRAGILE * (variance + means**2)).any(axis=0)
     scale = np.where(constant, 1.0, variance)  # spheres with a constant voxel are refitted
     partners = pairs.cell_partners
     # the covariance of each (voxel, displacement) cell, one column per class, in single
@@ -413,6 +420,7 @@ def _fold_statistics(
         "means": means,
         "variance": variance,
         "constant": constant,
+        "fragile": fragile,
         "per_voxel": per_voxel,
         "packed": tables.view(np.dtype((np.void, 4 * present.size))).ravel(),
         "squared_correlations": squared_correlations,
@@ -537,6 +545,7 @@ def _batch_accuracy(pairs, batch, index, stats, shrinkage):
     coef_norm = np.sqrt(np.einsum("spk,spk->sk", coef, coef))
     magnitude = (stats["test_norms"][batch, None] * coef_norm + np.abs(intercept)).max(axis=1)
     predicted, unsure = _predictions(scores, magnitude, _SINGLE_TOLERANCE)
+    unsure |= stats["fragile"][members].any(axis=1)
     accuracy = (predicted == stats["target"]).mean(axis=1)
     return accuracy, unsure, exact
 
@@ -560,6 +569,8 @@ def _exact_accuracy(fold, members, sizes, stats, shrinkage):
     for i, c in enumerate(present):
         centred = data[:, :, train[codes[train] == c]] - means[..., i, None]
         covariances.append(np.matmul(centred, centred.transpose(0, 2, 1)) / counts[i])
+        # the variances from the centred data (two passes, as scikit-learn): 0 on padding
+        variance[..., i] = np.diagonal(covariances[i], axis1=1, axis2=2)
         if shrinkage == "auto":
             scale = np.sqrt(np.where(real, variance[..., i], 1.0))
             correlation = covariances[i] / (scale[:, :, None] * scale[:, None, :])

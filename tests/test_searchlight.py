@@ -335,6 +335,17 @@ def test_lda_sphere_sums_stencil_equals_sparse_block_sums():
     )
 
 
+def test_lda_path_nearly_constant_voxel():
+    """A voxel whose variance within each class is tiny next to its class means."""
+    mask_img, X, y, folds = _unbalanced_case(2, seed=12)
+    rng = np.random.default_rng(12)
+    X[:, 4] = 60.0 + 3.0 * y + 1e-4 * rng.normal(size=y.size)
+    X[:, 5] = 60.0 + 0.01 * rng.normal(size=y.size)
+    fast = search_light(X, y, mask_img, radius=5.6, cv=folds, estimator="lda", progress=False)
+    expected = _lda_sphere_by_sphere(X, y, mask_img, 5.6, folds)
+    np.testing.assert_allclose(fast, expected, rtol=0, atol=1e-12)
+
+
 def test_lda_path_in_small_batches(monkeypatch):
     mask_img, X, y, folds = _unbalanced_case(2, seed=7)
     kwargs = dict(radius=5.6, cv=folds, estimator="lda", progress=False)
