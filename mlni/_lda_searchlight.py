@@ -56,6 +56,12 @@ _SINGLE_TOLERANCE = 1e-5
 # cross-products minus products of means, would lose too many digits. The spheres holding
 # such a voxel are computed in double precision.
 _SINGLE_FRAGILE = 0.1
+# The single-precision tolerance of a sphere grows with a bound of how much its system
+# amplifies rounding errors (``p * max(diag(sigma)) / min(shrinkage diagonal)``): above
+# _SINGLE_TOLERANCE / _SINGLE_EPSILON (1000; 250 to 480 at the real Haxby size with
+# Ledoit-Wolf). The errors seen are below 1e-9 times that bound. With little shrinkage the
+# bound is large and most spheres are computed in double precision (no shrinkage: all).
+_SINGLE_EPSILON = 1e-8
 # A class whose variance on a voxel is below this fraction of the voxel's mean square is
 # treated as constant there (scikit-learn then does not rescale it): refitted exactly.
 _CONSTANT_TOLERANCE = 1e-10
@@ -544,7 +550,15 @@ def _batch_accuracy(pairs, batch, index, stats, shrinkage):
     # (Cauchy-Schwarz): the scale of the rounding errors of the scores
     coef_norm = np.sqrt(np.einsum("spk,spk->sk", coef, coef))
     magnitude = (stats["test_norms"][batch, None] * coef_norm + np.abs(intercept)).max(axis=1)
-    predicted, unsure = _predictions(scores, magnitude, _SINGLE_TOLERANCE)
+    # the single-precision covariances change sigma by about eps * p * max(diag(sigma)) (at
+    # most _SINGLE_FRAGILE digits are lost), and the inverse of sigma is at most 1 / min of
+    # the diagonal added by the shrinkage (the covariances are positive semi-definite): a
+    # bound of the relative error of the coefficients
+    largest = sigma[:, np.arange(p_max), np.arange(p_max)].max(axis=1)
+    with np.errstate(divide="ignore"):
+        amplification = sizes * largest / np.where(real, diagonal, np.inf).min(axis=1)
+    tolerance = np.maximum(_SINGLE_TOLERANCE, _SINGLE_EPSILON * amplification)
+    predicted, unsure = _predictions(scores, tolerance * magnitude, 1.0)
     unsure |= stats["fragile"][members].any(axis=1)
     accuracy = (predicted == stats["target"]).mean(axis=1)
     return accuracy, unsure, exact

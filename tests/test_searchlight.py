@@ -346,6 +346,18 @@ def test_lda_path_nearly_constant_voxel():
     np.testing.assert_allclose(fast, expected, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("shrinkage", [0.0, 1e-4])
+def test_lda_path_ill_conditioned_spheres(shrinkage):
+    """Two nearly collinear voxels and little shrinkage: rounding is amplified."""
+    mask_img, X, y, folds = _unbalanced_case(2, seed=13)
+    rng = np.random.default_rng(13)
+    X[:, 21] = X[:, 20] + 1e-5 * X[:, 20].std() * rng.normal(size=y.size)
+    kwargs = dict(radius=5.6, cv=folds, estimator=("lda", shrinkage), progress=False)
+    fast = search_light(X, y, mask_img, **kwargs)
+    expected = _lda_sphere_by_sphere(X, y, mask_img, 5.6, folds, shrinkage)
+    np.testing.assert_allclose(fast, expected, rtol=0, atol=1e-12)
+
+
 def test_lda_path_in_small_batches(monkeypatch):
     mask_img, X, y, folds = _unbalanced_case(2, seed=7)
     kwargs = dict(radius=5.6, cv=folds, estimator="lda", progress=False)
