@@ -113,7 +113,7 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
     pairs = _PairTable(mask, neighbors, centres)
     atoms, atom_weights = _atoms(codes, folds)
     per_fold = atoms.shape[0] * (pairs.n_voxels + 1) * (pairs.n_half + 1) > _MAX_TABLE_SIZE
-    totals = None
+    table = moments = atom_codes = totals = None
     if not per_fold:
         table = pairs.cross_products(X_centred, atoms)
         moments = _moments(X_centred, atoms)
@@ -126,25 +126,36 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
         slice(start, start + _SPHERES_PER_BATCH)
         for start in range(0, neighbors.shape[0], _SPHERES_PER_BATCH)
     ]
-    index = [pairs.block_index(batch) for batch in batches]
-    block_sums = None if pairs.stencil_exact else _block_sums(index, pairs, neighbors.shape[0])
-    accuracies = np.empty((len(folds), neighbors.shape[0]))
+    block_sums = None
+    if not pairs.stencil_exact:
+        index = [pairs.block_index(batch) for batch in batches]
+        block_sums = _block_sums(index, pairs, neighbors.shape[0])
     # beta_ in single precision, as the tables
     neighbors_single = neighbors.astype(np.float32)
     X_single = X_centred.astype(np.float32) if shrinkage == "auto" else None
-    for k, (train, test) in enumerate(tqdm(folds, desc="folds", disable=not progress)):
-        weights = atom_weights[k]
+
+    def fold_statistics(k):
+        train, test = folds[k]
+        weights, fold_table, fold_moments, fold_codes = atom_weights[k], table, moments, None
         if per_fold:  # atoms of this fold only: its training samples of each class
             fold_atoms, (weights,) = _atoms(codes, [(train, test)])
-            table = pairs.cross_products(X_centred, fold_atoms)
-            moments = _moments(X_centred, fold_atoms)
-            atom_codes = codes[fold_atoms[:, 0]]
+            fold_table = pairs.cross_products(X_centred, fold_atoms)
+            fold_moments = _moments(X_centred, fold_atoms)
+            fold_codes = codes[fold_atoms[:, 0]]
         stats = _fold_statistics(
-            codes, train, weights, moments, table, pairs, shrinkage, atom_codes, totals
+            codes,
+            train,
+            weights,
+            fold_moments,
+            fold_table,
+            pairs,
+            shrinkage,
+            atom_codes if fold_codes is None else fold_codes,
+            totals,
         )
         if shrinkage == "auto":  # the two sums over each sphere of Ledoit-Wolf's formula
             stats["beta_"] = _beta_sums(X_single, codes, train, stats, neighbors_single)
-            stats["delta_"] = _sphere_sums(stats["squared_correlations"], pairs, block_sums)
+            stats["delta_"] = _sphere_sums(stats.pop("squared_correlations"), pairs, block_sums)
         X_test = X_centred[test]
         stats["test_values"] = np.ascontiguousarray(X_test.T)  # (n_voxels, n_test)
         # the largest norm of a test sample on each sphere is at most this bound
@@ -153,23 +164,40 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
         unseen = stats["present"][np.minimum(target, stats["present"].size - 1)] != codes[test]
         target[unseen] = -1  # a class absent from the training fold is never predicted
         stats["target"] = target
-        fold = (X, X_centred, y, codes, train, test)
-        unsure, exact = np.zeros((2, neighbors.shape[0]), dtype=bool)
-        for batch, batch_index in zip(batches, index, strict=True):
-            accuracies[k, batch], unsure[batch], exact[batch] = _batch_accuracy(
-                pairs, batch, batch_index, stats, shrinkage
-            )
-        recompute = np.flatnonzero(unsure & ~exact)
-        for start in range(0, recompute.size, _SPHERES_PER_BATCH):  # at most a batch at once
-            again = recompute[start : start + _SPHERES_PER_BATCH]
-            accuracies[k, again], exact[again] = _exact_accuracy(
-                fold, pairs.members[again], pairs.sizes[again], stats, shrinkage
-            )
-        for s in np.flatnonzero(exact):
-            voxels = pairs.members[s, : pairs.sizes[s]]
-            lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage=shrinkage)
-            lda.fit(X[np.ix_(train, voxels)], y[train])
-            accuracies[k, s] = lda.score(X[np.ix_(test, voxels)], y[test])
+        return stats
+
+    accuracies = np.empty((len(folds), neighbors.shape[0]))
+    unsure, exact = np.zeros((2, len(folds), neighbors.shape[0]), dtype=bool)
+    # folds in groups whose tables fit in memory together: each sphere's block index is
+    # computed once per group
+    n_cells = (pairs.n_voxels + 1) * (pairs.n_half + 1) * (codes.max() + 1)
+    group = max(1, _MAX_TABLE_SIZE // n_cells)
+    bar = tqdm(total=len(folds), desc="folds", disable=not progress)
+    for first in range(0, len(folds), group):
+        ks = range(first, min(first + group, len(folds)))
+        stats = [fold_statistics(k) for k in ks]
+        for batch in batches:
+            index = pairs.block_index(batch)
+            for k, fold_stats in zip(ks, stats, strict=True):
+                accuracies[k, batch], unsure[k, batch], exact[k, batch] = _batch_accuracy(
+                    pairs, batch, index, fold_stats, shrinkage
+                )
+        for k, fold_stats in zip(ks, stats, strict=True):
+            train, test = folds[k]
+            fold = (X_centred, codes, train, test)
+            recompute = np.flatnonzero(unsure[k] & ~exact[k])
+            for start in range(0, recompute.size, _SPHERES_PER_BATCH):  # a batch at most
+                again = recompute[start : start + _SPHERES_PER_BATCH]
+                accuracies[k, again], exact[k, again] = _exact_accuracy(
+                    fold, pairs.members[again], pairs.sizes[again], fold_stats, shrinkage
+                )
+            for s in np.flatnonzero(exact[k]):
+                voxels = pairs.members[s, : pairs.sizes[s]]
+                lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage=shrinkage)
+                lda.fit(X[np.ix_(train, voxels)], y[train])
+                accuracies[k, s] = lda.score(X[np.ix_(test, voxels)], y[test])
+            bar.update()
+    bar.close()
     return accuracies.mean(axis=0)
 
 
@@ -526,7 +554,7 @@ def _batch_accuracy(pairs, batch, index, stats, shrinkage):
     beta_ = stats["beta_"][batch] if shrinkage == "auto" else None
     weights, diagonal = _shrinkage(variance, real, sizes, priors, counts, delta_, beta_, shrinkage)
     # the blocks of all classes in one gather; their weighted sum as a stack of products
-    blocks = stats["packed"][index].view(np.float32).reshape(n_spheres, p_max * p_max, -1)
+    blocks = np.take(stats["packed"], index).view(np.float32).reshape(n_spheres, p_max * p_max, -1)
     sigma = np.matmul(blocks, weights.astype(np.float32)[:, :, None]).astype(np.float64)
     sigma[:, :: p_max + 1, 0] += diagonal
     sigma = sigma.reshape(n_spheres, p_max, p_max)
@@ -570,7 +598,7 @@ def _exact_accuracy(fold, members, sizes, stats, shrinkage):
     Returns the accuracies and which spheres have a prediction within ``_TIE_TOLERANCE`` of
     a tie (or a score that is not finite): those are to be refitted with scikit-learn.
     """
-    _, X_centred, _, codes, train, test = fold
+    X_centred, codes, train, test = fold
     priors, counts, present = stats["priors"], stats["counts"], stats["present"]
     n_spheres, p_max = members.shape
     real = members < X_centred.shape[1]
