@@ -37,6 +37,7 @@ constant on a voxel of the sphere, are refitted with scikit-learn itself.
 
 from __future__ import annotations
 
+import itertools
 from numbers import Real
 
 import numpy as np
@@ -468,16 +469,20 @@ def _beta_sums(X_single, codes, train, stats, neighbors):
     ** 2``, where ``z`` are the standardized values: one sparse product gives the inner sums
     (in single precision, from ``X_single``, the centred data in single precision).
     """
-    beta_ = np.empty((neighbors.shape[0], stats["present"].size))
-    for i, c in enumerate(stats["present"]):
+    rows = [train[codes[train] == c] for c in stats["present"]]
+    squares = X_single[np.concatenate(rows)]  # the training samples, class by class
+    start = 0
+    for i, samples in enumerate(rows):
         scale = np.where(stats["constant"][:-1], 1.0, stats["variance"][i, :-1])
-        squares = X_single[train[codes[train] == c]]
-        squares -= stats["means"][i, :-1].astype(np.float32)
-        squares **= 2
-        squares *= (1.0 / scale).astype(np.float32)
-        inner = neighbors @ np.ascontiguousarray(squares.T)  # (n_spheres, n_samples of c)
-        beta_[:, i] = np.einsum("sn,sn->s", inner, inner)
-    return beta_
+        block = squares[start : start + samples.size]
+        block -= stats["means"][i, :-1].astype(np.float32)
+        block **= 2
+        block *= (1.0 / scale).astype(np.float32)
+        start += samples.size
+    inner = neighbors @ np.ascontiguousarray(squares.T)  # (n_spheres, n_training samples)
+    inner **= 2
+    bounds = np.cumsum([0] + [samples.size for samples in rows])
+    return np.stack([inner[:, a:b].sum(axis=1) for a, b in itertools.pairwise(bounds)], axis=1)
 
 
 def _shrinkage(variance, real, sizes, priors, counts, delta_, beta_, shrinkage):
