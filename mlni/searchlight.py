@@ -179,7 +179,9 @@ def search_light(
         ``LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")`` (Ledoit-Wolf
         shrinkage), with the accuracies of that estimator refit on each sphere;
         ``("lda", 0.1)`` uses the fixed shrinkage 0.1 (any number in [0, 1]) instead.
-        Both compute in float64 (scikit-learn computes in the data's dtype, so with
+        Both give the accuracies of float64 computations (the LDA path reads its
+        covariances in float32 and recomputes in float64 every sphere whose predictions
+        that rounding could change; scikit-learn computes in the data's dtype, so with
         float32 data a prediction at a near-exact tie could differ). Any estimator object
         is cloned and cross-validated on each sphere in turn (the slow, general path).
     cv : int or cross-validation splitter
@@ -219,7 +221,9 @@ def search_light(
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, Integral):
         raise TypeError(f"'n_jobs' must be an integer. Got {type(n_jobs).__name__}.")
     centres = _centres(mask, affine, process_mask_img)
-    neighbors = sphere_neighbors(mask_img, radius)[centres]
+    neighbors = sphere_neighbors(mask_img, radius)
+    if centres.size < neighbors.shape[0]:
+        neighbors = neighbors[centres]
     folds = list(check_cv(cv, y, classifier=True).split(X, y, groups))
     scores = np.full(X.shape[1], np.nan)
     if fast == "gnb":

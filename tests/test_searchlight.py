@@ -290,6 +290,74 @@ def test_lda_path_refits_spheres_with_a_constant_voxel(monkeypatch):
     assert len(refits) == len(folds) * n_spheres_with_voxel_3
 
 
+@pytest.mark.parametrize("shrinkage", ["auto", 0.3])
+def test_lda_path_recomputed_in_double_precision(closed_form_only, monkeypatch, shrinkage):
+    """Every sphere recomputed from the data in double precision: the same accuracies."""
+    recomputed = []
+    exact_accuracy = lda_engine._exact_accuracy
+
+    def counting(fold, members, sizes, stats, shrinkage):
+        recomputed.append(members.shape[0])
+        return exact_accuracy(fold, members, sizes, stats, shrinkage)
+
+    monkeypatch.setattr(lda_engine, "_exact_accuracy", counting)
+    monkeypatch.setattr(lda_engine, "_SINGLE_TOLERANCE", np.inf)
+    for n_classes in [2, 3]:
+        mask_img, X, y, folds = _unbalanced_case(n_classes, seed=10 + n_classes)
+        estimator = "lda" if shrinkage == "auto" else ("lda", shrinkage)
+        kwargs = dict(radius=5.6, cv=folds, estimator=estimator, progress=False)
+        fast = search_light(X, y, mask_img, **kwargs)
+        expected = _lda_sphere_by_sphere(X, y, mask_img, 5.6, folds, shrinkage)
+        np.testing.assert_allclose(fast, expected, rtol=0, atol=1e-12)
+        assert sum(recomputed) == len(folds) * X.shape[1]
+        recomputed.clear()
+
+
+def test_lda_sphere_sums_stencil_equals_sparse_block_sums():
+    """Sums over each sphere's block: by the stencil, and by the sparse fallback."""
+    mask_img, X, y, folds = _unbalanced_case(2, seed=9)
+    mask = np.asarray(mask_img.dataobj) != 0
+    neighbors = sphere_neighbors(mask_img, 5.6)
+    centres = np.arange(X.shape[1])
+    pairs = lda_engine._PairTable(mask, neighbors, centres)
+    assert pairs.stencil_exact
+    rng = np.random.default_rng(0)
+    tables = [rng.random((pairs.n_voxels + 1, pairs.n_half + 1)) for _ in range(2)]
+    for table in tables:  # the dummy voxel and the padding column are zero
+        table[-1], table[:, -1] = 0.0, 0.0
+        table[:, :-1][pairs.partners == pairs.n_voxels] = 0.0
+    index = [pairs.block_index(slice(0, X.shape[1]))]
+    block_sums = lda_engine._block_sums(index, pairs, X.shape[1])
+    np.testing.assert_allclose(
+        lda_engine._sphere_sums(tables, pairs, None),
+        lda_engine._sphere_sums(tables, pairs, block_sums),
+        rtol=1e-6,  # the stencil is in single precision
+    )
+
+
+def test_lda_path_nearly_constant_voxel():
+    """A voxel whose variance within each class is tiny next to its class means."""
+    mask_img, X, y, folds = _unbalanced_case(2, seed=12)
+    rng = np.random.default_rng(12)
+    X[:, 4] = 60.0 + 3.0 * y + 1e-4 * rng.normal(size=y.size)
+    X[:, 5] = 60.0 + 0.01 * rng.normal(size=y.size)
+    fast = search_light(X, y, mask_img, radius=5.6, cv=folds, estimator="lda", progress=False)
+    expected = _lda_sphere_by_sphere(X, y, mask_img, 5.6, folds)
+    np.testing.assert_allclose(fast, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("shrinkage", [0.0, 1e-4])
+def test_lda_path_ill_conditioned_spheres(shrinkage):
+    """Two nearly collinear voxels and little shrinkage: rounding is amplified."""
+    mask_img, X, y, folds = _unbalanced_case(2, seed=13)
+    rng = np.random.default_rng(13)
+    X[:, 21] = X[:, 20] + 1e-5 * X[:, 20].std() * rng.normal(size=y.size)
+    kwargs = dict(radius=5.6, cv=folds, estimator=("lda", shrinkage), progress=False)
+    fast = search_light(X, y, mask_img, **kwargs)
+    expected = _lda_sphere_by_sphere(X, y, mask_img, 5.6, folds, shrinkage)
+    np.testing.assert_allclose(fast, expected, rtol=0, atol=1e-12)
+
+
 def test_lda_path_in_small_batches(monkeypatch):
     mask_img, X, y, folds = _unbalanced_case(2, seed=7)
     kwargs = dict(radius=5.6, cv=folds, estimator="lda", progress=False)
