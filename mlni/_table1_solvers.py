@@ -24,7 +24,7 @@ that did not with scikit-learn, so the answers never depend on a heuristic havin
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import LinAlgError, cho_factor, cho_solve
+from scipy.linalg import LinAlgError, cho_factor, cho_solve, solve
 from scipy.special import expit
 
 #: Largest violation of the optimality conditions accepted, in units of the gradient.
@@ -257,7 +257,11 @@ def svc_path(Zy, s, Cs, f_init, *, max_iter=200):
     cache = (np.zeros(0, int), np.zeros((0, 0)))
     path = []
     for C in Cs:
-        converged, fraction, seen, cautious = False, 0.3, set(), False
+        converged, seen, cautious = False, set(), False
+        # Few samples on the margin (small C): move many misplaced samples at a time. Many
+        # (large C, up to p + 1): move fewer, which avoids cycling between partitions.
+        crowded = on.sum() > 0.7 * p
+        fraction, least, smallest = (0.3, 20, 0.05) if crowded else (1.0, 50, 0.1)
         for _ in range(max_iter):
             state = hash(np.packbits(on).tobytes() + np.packbits(inside).tobytes())
             if state in seen:  # the sets came back: from now on, one sample at a time
@@ -284,8 +288,9 @@ def svc_path(Zy, s, Cs, f_init, *, max_iter=200):
             # Moving all the misplaced samples onto the margin at once can make the method
             # cycle: move the worst part of them, a part that grows while no sample has to
             # leave the margin again, and shrinks when some do.
-            fraction = max(0.05, fraction / 2) if low.any() or high.any() else min(1, 2 * fraction)
-            count = max(int(np.ceil(fraction * len(bad))), min(len(bad), 20))
+            shrink = low.any() or high.any()
+            fraction = max(smallest, fraction / 2) if shrink else min(1, 2 * fraction)
+            count = max(int(np.ceil(fraction * len(bad))), min(len(bad), least))
             # at most p + 1 samples on the margin: beyond, their system is singular
             count = max(0, min(count, p + 1 - int(on_new.sum())))
             on_new[bad[np.argsort(-violation[bad])[:count]]] = True
@@ -308,7 +313,7 @@ def _svc_solve(Zy, s, C, inside, on, cache):
     known = np.isin(index, old_index)
     gram = np.empty((k, k))
     where = np.searchsorted(old_index, index[known])
-    gram[np.ix_(known, known)] = old_gram[np.ix_(where, where)]
+    gram[np.ix_(known, known)] = old_gram.take(where, axis=0).take(where, axis=1)
     new_rows = Z_on[~known] @ Z_on.T
     gram[~known] = new_rows
     gram[:, ~known] = new_rows.T
@@ -318,7 +323,8 @@ def _svc_solve(Zy, s, C, inside, on, cache):
     M[:k, k] = M[k, :k] = s[index]
     rhs = np.append(1.0 - Z_on @ w_inside, -C * s[inside].sum())
     try:
-        solution = np.linalg.solve(M, rhs)
+        # symmetric indefinite (Bunch-Kaufman): half the work of a general LU
+        solution = solve(M, rhs, assume_a="sym", check_finite=False)
     except (np.linalg.LinAlgError, LinAlgError):
         solution = np.linalg.lstsq(M, rhs, rcond=None)[0]
     alpha = np.where(inside, C, 0.0)

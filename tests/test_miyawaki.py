@@ -222,11 +222,18 @@ def test_table1_grid_runs_on_a_dask_cluster():
     assert sum("_fit_pixel" in task["key"] for task in tasks.data) == 3
 
 
-def test_table1_grid_threads_give_the_same_scores():
+@pytest.mark.parametrize("backend", [None, "threading"])
+def test_table1_grid_in_parallel_gives_the_same_scores(backend):
+    # worker processes by default; threads when asked
     X, Y = _planted()
     kwargs = {"models": ["l1_svc", "l2_svc"], "Cs": [0.01], "k": 10, "pixels": [0, 1, 50]}
     one = miyawaki.table1_grid(X, Y, n_jobs=1, **kwargs)
-    np.testing.assert_array_equal(one, miyawaki.table1_grid(X, Y, n_jobs=2, **kwargs))
+    if backend is None:
+        two = miyawaki.table1_grid(X, Y, n_jobs=2, **kwargs)
+    else:
+        with joblib.parallel_config(backend=backend):
+            two = miyawaki.table1_grid(X, Y, n_jobs=2, **kwargs)
+    np.testing.assert_array_equal(one, two)
 
 
 def test_table1_grid_finds_the_planted_pixels():
