@@ -197,13 +197,21 @@ def _l1_newton_step(A32, m, C, loss, active, rhs, inside):
         Aa = A32[:, active]
         H = (Aa.T * (C * q * (1.0 - q)).astype(np.float32)) @ Aa
     else:
-        H = np.float32(2.0 * C) * inside.update(m)[np.ix_(active, active)]
+        H = np.float32(2.0 * C) * inside.update(m).take(active, axis=0).take(active, axis=1)
     H = H.astype(np.float64)
-    H[np.diag_indices_from(H)] += 1e-8 * max(H.trace() / len(active), 1e-12)
-    try:
-        step = cho_solve(cho_factor(H), rhs)
-    except (np.linalg.LinAlgError, LinAlgError):
-        step = np.linalg.lstsq(H, rhs, rcond=None)[0]
+    scale = max(H.trace() / len(active), 1e-12)
+    # A singular H (fewer samples inside the margin than active voxels): a larger ridge,
+    # much cheaper than a least-squares solve; the line search and the optimality test
+    # downstream do not depend on the exactness of the direction.
+    for ridge in (1e-8, 1e-5, 1e-2):
+        H[np.diag_indices_from(H)] += ridge * scale
+        try:
+            step = cho_solve(cho_factor(H, check_finite=False), rhs, check_finite=False)
+            break
+        except (np.linalg.LinAlgError, LinAlgError):
+            continue
+    else:
+        step = rhs
     if step @ rhs <= 0:  # not a descent direction (H nearly singular): steepest descent
         step = rhs
     return step
@@ -216,13 +224,17 @@ def _orthant_search(A, w, m, f, C, loss_fun, active, step, orthant, pseudo_gradi
     0 and 1 with the slope at 0: on the piecewise quadratic squared hinge, where one sample
     crossing the margin makes plain halving crawl, that step is often nearly exact.
     """
-    A_active = A[:, active]
+    # with many active voxels, a product with all of A is cheaper than copying its columns
+    A_active = A[:, active] if 2 * len(active) < A.shape[1] else None
 
     def trial(t):
         w_new = w.copy()
         moved = w[active] + t * step
         w_new[active] = np.where(moved * orthant < 0, 0.0, moved)
-        m_new = m + A_active @ (w_new[active] - w[active])
+        if A_active is None:
+            m_new = m + A @ (w_new - w)
+        else:
+            m_new = m + A_active @ (w_new[active] - w[active])
         f_new = np.abs(w_new).sum() + C * loss_fun(m_new)[0]
         return w_new, m_new, f_new, pseudo_gradient @ (w_new - w)
 
