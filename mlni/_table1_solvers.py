@@ -23,8 +23,10 @@ that did not with scikit-learn, so the answers never depend on a heuristic havin
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
-from scipy.linalg import LinAlgError, cho_factor, cho_solve, solve
+from scipy.linalg import LinAlgError, LinAlgWarning, cho_factor, cho_solve, lu_factor, lu_solve
 from scipy.special import expit
 
 #: Largest violation of the optimality conditions accepted, in units of the gradient.
@@ -315,33 +317,59 @@ def svc_path(Zy, s, Cs, f_init, *, max_iter=200):
 def _svc_solve(Zy, s, C, inside, on, cache):
     """Dual variables with ``a = C`` inside the margin, ``a = 0`` outside, margin 1 on it.
 
-    ``cache`` holds the samples on the margin at the previous call and their Gram matrix,
-    whose rows are reused: only the rows of the samples that joined are computed.
+    ``cache`` holds the samples on the margin at the previous call, in the order of the
+    system, and their Gram matrix: the samples still on the margin keep their rows and
+    their order (a block copied at once), those that joined come last and only their rows
+    are computed.
     """
-    index = np.flatnonzero(on)
-    k = len(index)
-    Z_on = Zy[index]
     old_index, old_gram = cache
-    known = np.isin(index, old_index)
-    gram = np.empty((k, k))
-    where = np.searchsorted(old_index, index[known])
-    gram[np.ix_(known, known)] = old_gram.take(where, axis=0).take(where, axis=1)
-    new_rows = Z_on[~known] @ Z_on.T
-    gram[~known] = new_rows
-    gram[:, ~known] = new_rows.T
-    w_inside = C * (inside.astype(np.float64) @ Zy)
-    M = np.zeros((k + 1, k + 1))
-    M[:k, :k] = gram
+    stay = on[old_index]
+    kept = old_index[stay]
+    joined = on.copy()
+    joined[kept] = False
+    index = np.concatenate([kept, np.flatnonzero(joined)])
+    k0, k = len(kept), len(index)
+    Z_on = Zy[index]
+    M = np.empty((k + 1, k + 1))
+    M[:k0, :k0] = old_gram if stay.all() else old_gram.compress(stay, 0).compress(stay, 1)
+    new_rows = Z_on[k0:] @ Z_on.T
+    M[k0:k, :k] = new_rows
+    M[:k0, k0:k] = new_rows[:, :k0].T
     M[:k, k] = M[k, :k] = s[index]
+    M[k, k] = 0.0
+    w_inside = C * (inside.astype(np.float64) @ Zy)
     rhs = np.append(1.0 - Z_on @ w_inside, -C * s[inside].sum())
-    try:
-        # symmetric indefinite (Bunch-Kaufman): half the work of a general LU
-        solution = solve(M, rhs, assume_a="sym", check_finite=False)
-    except (np.linalg.LinAlgError, LinAlgError):
-        solution = np.linalg.lstsq(M, rhs, rcond=None)[0]
+    solution = _solve_refined(M, rhs)
     alpha = np.where(inside, C, 0.0)
     alpha[index] = solution[:k]
-    return alpha, w_inside + Z_on.T @ solution[:k], solution[k], (index, gram)
+    return alpha, w_inside + Z_on.T @ solution[:k], solution[k], (index, M[:k, :k])
+
+
+def _solve_refined(M, rhs, *, refinements=2):
+    """Solve ``M x = rhs``: LU in float32, refined in float64, checked.
+
+    The float32 factorisation takes half the time; each refinement step corrects ``x`` by
+    the solution for the float64 residual. If the residual is still not at float64 level
+    (an ill-conditioned ``M``), the system is solved again in float64, by least squares
+    when ``M`` is singular.
+    """
+    bound = 1e-10 * max(1.0, np.abs(rhs).max())
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", LinAlgWarning)  # singular: caught by the check
+        lu = lu_factor(M.astype(np.float32), check_finite=False)
+        x = lu_solve(lu, rhs.astype(np.float32), check_finite=False).astype(np.float64)
+        for _ in range(refinements):
+            residual = rhs - M @ x
+            if not np.isfinite(residual).all() or np.abs(residual).max() <= bound:
+                break
+            x += lu_solve(lu, residual.astype(np.float32), check_finite=False)
+        residual = rhs - M @ x
+        if np.isfinite(residual).all() and np.abs(residual).max() <= bound:
+            return x
+        x = lu_solve(lu_factor(M, check_finite=False), rhs, check_finite=False)
+    if np.isfinite(x).all() and np.abs(rhs - M @ x).max() <= bound:
+        return x
+    return np.linalg.lstsq(M, rhs, rcond=None)[0]
 
 
 def fit_paths(Z, y, models, Cs, fallback):

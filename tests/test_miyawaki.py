@@ -311,3 +311,19 @@ def test_rf_centers_fraction_keeps_the_peak():
     assert miyawaki.rf_centers(field)[0, 0] == pytest.approx(3.0)
     with pytest.raises(ValueError, match=r"'fraction' must be in \[0, 1\). Got 1.5"):
         miyawaki.rf_centers(field, fraction=1.5)
+
+
+def test_solve_refined_matches_float64_and_handles_singular_systems():
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((30, 40))
+    M = np.zeros((31, 31))
+    M[:30, :30] = Z @ Z.T
+    M[:30, 30] = M[30, :30] = rng.choice([-1.0, 1.0], 30)
+    rhs = rng.standard_normal(31)
+    np.testing.assert_allclose(_table1_solvers._solve_refined(M, rhs), np.linalg.solve(M, rhs),
+                               rtol=1e-9, atol=1e-12)
+    # rank 1 and a right-hand side out of its range: the least-squares solution
+    u = rng.standard_normal(5)
+    singular, rhs = np.outer(u, u), rng.standard_normal(5)
+    np.testing.assert_allclose(_table1_solvers._solve_refined(singular, rhs),
+                               np.linalg.lstsq(singular, rhs, rcond=None)[0], atol=1e-12)
