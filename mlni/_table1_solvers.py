@@ -32,6 +32,13 @@ from scipy.special import expit
 #: Largest violation of the optimality conditions accepted, in units of the gradient.
 TOL = 1e-6
 
+# How many misplaced samples the SVC's active set moves at a time: (first fraction of them,
+# least number, smallest fraction), while few samples are on the margin and while many
+# (more than _CROWDED * n_features) are.
+_BOLD = (1.0, 50, 0.1)
+_CAREFUL = (0.3, 20, 0.1)
+_CROWDED = 0.7
+
 
 def design(Z, y):
     """``A = s * [Z, 1]`` and the labels ``s = +-1`` of binary ``y`` (1 is positive)."""
@@ -274,8 +281,8 @@ def svc_path(Zy, s, Cs, f_init, *, max_iter=200):
         converged, seen, cautious = False, set(), False
         # Few samples on the margin (small C): move many misplaced samples at a time. Many
         # (large C, up to p + 1): move fewer, which avoids cycling between partitions.
-        crowded = on.sum() > 0.7 * p
-        fraction, least, smallest = (0.3, 20, 0.05) if crowded else (1.0, 50, 0.1)
+        crowded = on.sum() > _CROWDED * p
+        fraction, least, smallest = _CAREFUL if crowded else _BOLD
         for _ in range(max_iter):
             state = hash(np.packbits(on).tobytes() + np.packbits(inside).tobytes())
             if state in seen:  # the sets came back: from now on, one sample at a time
