@@ -43,10 +43,13 @@ TOL = 1e-6
 _BOLD = (1.0, 50, 0.1)
 _CAREFUL = (0.3, 20, 0.1)
 _CROWDED = 0.7
-# The l1 solvers' working set: the non-zero weights and at most max(_ENTER_MIN, _ENTER * their
-# number) zero weights that violate their optimality condition most. Few at a time: voxels
-# that enter and leave again cost Newton steps (0.2 halved the time on the stand-in).
+# The l1 solvers' working set: the non-zero weights and at most max(_ENTER_MIN, share * their
+# number) zero weights that violate their optimality condition most. The share starts at
+# _ENTER; it doubles (up to the largest of _SHARES) after a step that kept every voxel that
+# entered non-zero, and halves (down to the smallest) after a step that sent one back to
+# zero: voxels that enter and leave again cost Newton steps.
 _ENTER, _ENTER_MIN = 0.2, 10
+_SHARES = (0.05, 1.0)
 
 
 def design(Z, y):
@@ -154,7 +157,7 @@ def l1_path(A, Cs, loss, *, max_iter=100):
         m = A @ w
         value, dloss = loss_fun(m)
         f = np.abs(w).sum() + C * value
-        converged, stalls = False, 0
+        converged, stalls, share = False, 0, _ENTER
         for _ in range(max_iter):
             g = C * (A.T @ dloss)
             # the smallest subgradient: zero exactly at the optimum
@@ -166,13 +169,16 @@ def l1_path(A, Cs, loss, *, max_iter=100):
             orthant = np.where(w != 0, np.sign(w), -np.sign(v))
             # working set: the non-zero weights and the most violating zero weights only
             entering = np.flatnonzero((w == 0) & (v != 0))
-            limit = max(_ENTER_MIN, int(_ENTER * np.count_nonzero(w)))
+            limit = max(_ENTER_MIN, int(share * np.count_nonzero(w)))
             entering = entering[np.argsort(-np.abs(v[entering]))[:limit]]
             active = np.union1d(np.flatnonzero(w), entering)
             step = _l1_newton_step(A32, m, C, loss, active, -(g + orthant)[active], inside)
             w_new, m_new, f_new = _orthant_search(A, w, m, f, C, loss_fun, active, step,
                                                    orthant[active], g + orthant)
             stalls = stalls + 1 if f - f_new <= 1e-12 * abs(f) else 0
+            if len(entering) >= limit:  # the limit was binding: adapt it
+                kept = np.count_nonzero(w_new[entering]) == len(entering)
+                share = min(_SHARES[1], share * 2) if kept else max(_SHARES[0], share / 2)
             w, m, f = w_new, m_new, f_new
             dloss = loss_fun(m)[1]
         path.append((w.copy(), converged))
