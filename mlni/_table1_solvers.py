@@ -106,7 +106,7 @@ def l2_logistic_path(A, Cs, *, max_iter=50):
             if precond is None:  # I + C mean(d) A'A: the Hessian when every sample weighs alike
                 M = gram * d.mean()
                 M[np.diag_indices_from(M)] += 1.0
-                precond = cho_factor(M)
+                precond = cho_factor(M, check_finite=False)
             step = _pcg(lambda v, A=A, d=d: v + A.T @ (d * (A @ v)), -g, precond)
             w, m, f = _armijo(w, m, f, g @ step, step, A @ step,
                               lambda w, m, C=C: 0.5 * w @ w + C * _logistic(m)[0])
@@ -118,7 +118,7 @@ def _pcg(matvec, rhs, precond, *, rtol=1e-3, max_iter=100):
     """Preconditioned conjugate gradients for ``matvec(x) = rhs``, to a relative residual."""
     x = np.zeros_like(rhs)
     r = rhs.copy()
-    z = cho_solve(precond, r)
+    z = cho_solve(precond, r, check_finite=False)
     direction, rz = z.copy(), r @ z
     stop = rtol * np.linalg.norm(rhs)
     for _ in range(max_iter):
@@ -128,7 +128,7 @@ def _pcg(matvec, rhs, precond, *, rtol=1e-3, max_iter=100):
         r -= alpha * Ad
         if np.linalg.norm(r) <= stop:
             break
-        z = cho_solve(precond, r)
+        z = cho_solve(precond, r, check_finite=False)
         rz, rz_old = r @ z, rz
         direction = z + (rz / rz_old) * direction
     return x
