@@ -24,6 +24,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -115,7 +116,7 @@ def main(argv=None):
     scores = miyawaki.table1_grid(X, Y, pixels=pixels, n_jobs=args.n_jobs)
     ours = time.perf_counter() - start
     print(f"table1_grid: {scores.size} fits ({len(pixels)} pixels) in {ours:.1f} s,"
-          f" n_jobs={args.n_jobs}")
+          f" n_jobs={args.n_jobs}, load average {os.getloadavg()[0]:.1f}")
 
     # scikit-learn, one estimator at a time, on the same folds and voxels, for a few pixels
     sk_pixels = pixels[np.unique(np.linspace(0, len(pixels) - 1, args.sk_pixels).round()
@@ -129,6 +130,7 @@ def main(argv=None):
         delayed(sklearn_pixel)(X, Ysk[:, j], folds, selected[:, j], models, Cs)
         for j in range(len(sk_pixels)))
     sk_time = (time.perf_counter() - start) * len(pixels) / len(sk_pixels)
+    print(f"load average after scikit-learn: {os.getloadavg()[0]:.1f}")
     print(f"scikit-learn one by one: {len(sk_pixels)} pixels {sk_pixels.tolist()} in"
           f" {sk_time * len(sk_pixels) / len(pixels):.1f} s, extrapolated to {len(pixels)}"
           f" pixels: {sk_time:.0f} s, n_jobs={args.n_jobs}")
@@ -143,8 +145,9 @@ def main(argv=None):
     print(f"\nagreement on the {len(sk_pixels)} pixels:")
     print(f"  max |mean accuracy difference| over (model, C): {np.abs(difference).max():.4f}")
     print(f"  fold accuracies identical: {np.mean(scores[:, :, where] == sk_scores):.1%}")
-    gaps = [objective_gaps(X, Ysk[:, j], folds, selected[:, j], models, Cs, results[j][1])
-            for j in range(len(sk_pixels))]
+    with threadpool_limits(limits=1):  # small problems: many BLAS threads only contend
+        gaps = [objective_gaps(X, Ysk[:, j], folds, selected[:, j], models, Cs, results[j][1])
+                for j in range(len(sk_pixels))]
     refits = sum(g[1] for g in gaps)
     gaps = np.concatenate([g[0] for g in gaps])
     print("  relative objective gap (ours - scikit-learn's) / |scikit-learn's|,"

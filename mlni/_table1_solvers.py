@@ -15,7 +15,12 @@ the regularisation path). With ``A = y * [Z, 1]`` (one row per training sample, 
   ``min 0.5 a'Qa - sum a, 0 <= a <= C, y'a = 0`` by an active-set method: the samples are
   split into those inside the margin (``a = C``), outside it (``a = 0``) and on it, whose
   ``a`` and ``b`` solve a linear system; misplaced samples move between the sets until the
-  optimality (KKT) conditions hold.
+  optimality (KKT) conditions hold. Between two iterations the samples that stay on the
+  margin keep their block of the system; the system is factorised in float32 and refined in
+  float64 until its residual is at float64 level (else it is solved in float64).
+
+Float32 only ever chooses a search direction or a first solution that float64 corrects: the
+gradients, objectives and optimality tests are computed in float64.
 
 Every solver reports whether it reached its optimality conditions; the caller refits the few
 that did not with scikit-learn, so the answers never depend on a heuristic having worked.
@@ -23,12 +28,28 @@ that did not with scikit-learn, so the answers never depend on a heuristic havin
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
-from scipy.linalg import LinAlgError, cho_factor, cho_solve
+from scipy.linalg import LinAlgError, LinAlgWarning, cho_factor, cho_solve, lu_factor, lu_solve
 from scipy.special import expit
 
 #: Largest violation of the optimality conditions accepted, in units of the gradient.
 TOL = 1e-6
+
+# How many misplaced samples the SVC's active set moves at a time: (first fraction of them,
+# least number, smallest fraction), while few samples are on the margin and while many
+# (more than _CROWDED * n_features) are.
+_BOLD = (1.0, 50, 0.1)
+_CAREFUL = (0.3, 20, 0.1)
+_CROWDED = 0.7
+# The l1 solvers' working set: the non-zero weights and at most max(_ENTER_MIN, share * their
+# number) zero weights that violate their optimality condition most. The share starts at
+# _ENTER; it doubles (up to the largest of _SHARES) after a step that kept every voxel that
+# entered non-zero, and halves (down to the smallest) after a step that sent one back to
+# zero: voxels that enter and leave again cost Newton steps.
+_ENTER, _ENTER_MIN = 0.2, 10
+_SHARES = (0.05, 1.0)
 
 
 def design(Z, y):
@@ -85,7 +106,7 @@ def l2_logistic_path(A, Cs, *, max_iter=50):
             if precond is None:  # I + C mean(d) A'A: the Hessian when every sample weighs alike
                 M = gram * d.mean()
                 M[np.diag_indices_from(M)] += 1.0
-                precond = cho_factor(M)
+                precond = cho_factor(M, check_finite=False)
             step = _pcg(lambda v, A=A, d=d: v + A.T @ (d * (A @ v)), -g, precond)
             w, m, f = _armijo(w, m, f, g @ step, step, A @ step,
                               lambda w, m, C=C: 0.5 * w @ w + C * _logistic(m)[0])
@@ -97,7 +118,7 @@ def _pcg(matvec, rhs, precond, *, rtol=1e-3, max_iter=100):
     """Preconditioned conjugate gradients for ``matvec(x) = rhs``, to a relative residual."""
     x = np.zeros_like(rhs)
     r = rhs.copy()
-    z = cho_solve(precond, r)
+    z = cho_solve(precond, r, check_finite=False)
     direction, rz = z.copy(), r @ z
     stop = rtol * np.linalg.norm(rhs)
     for _ in range(max_iter):
@@ -107,7 +128,7 @@ def _pcg(matvec, rhs, precond, *, rtol=1e-3, max_iter=100):
         r -= alpha * Ad
         if np.linalg.norm(r) <= stop:
             break
-        z = cho_solve(precond, r)
+        z = cho_solve(precond, r, check_finite=False)
         rz, rz_old = r @ z, rz
         direction = z + (rz / rz_old) * direction
     return x
@@ -136,7 +157,7 @@ def l1_path(A, Cs, loss, *, max_iter=100):
         m = A @ w
         value, dloss = loss_fun(m)
         f = np.abs(w).sum() + C * value
-        converged, stalls = False, 0
+        converged, stalls, share = False, 0, _ENTER
         for _ in range(max_iter):
             g = C * (A.T @ dloss)
             # the smallest subgradient: zero exactly at the optimum
@@ -148,13 +169,16 @@ def l1_path(A, Cs, loss, *, max_iter=100):
             orthant = np.where(w != 0, np.sign(w), -np.sign(v))
             # working set: the non-zero weights and the most violating zero weights only
             entering = np.flatnonzero((w == 0) & (v != 0))
-            limit = max(10, int(np.count_nonzero(w)))
+            limit = max(_ENTER_MIN, int(share * np.count_nonzero(w)))
             entering = entering[np.argsort(-np.abs(v[entering]))[:limit]]
             active = np.union1d(np.flatnonzero(w), entering)
             step = _l1_newton_step(A32, m, C, loss, active, -(g + orthant)[active], inside)
             w_new, m_new, f_new = _orthant_search(A, w, m, f, C, loss_fun, active, step,
                                                    orthant[active], g + orthant)
             stalls = stalls + 1 if f - f_new <= 1e-12 * abs(f) else 0
+            if len(entering) >= limit:  # the limit was binding: adapt it
+                kept = np.count_nonzero(w_new[entering]) == len(entering)
+                share = min(_SHARES[1], share * 2) if kept else max(_SHARES[0], share / 2)
             w, m, f = w_new, m_new, f_new
             dloss = loss_fun(m)[1]
         path.append((w.copy(), converged))
@@ -197,13 +221,21 @@ def _l1_newton_step(A32, m, C, loss, active, rhs, inside):
         Aa = A32[:, active]
         H = (Aa.T * (C * q * (1.0 - q)).astype(np.float32)) @ Aa
     else:
-        H = np.float32(2.0 * C) * inside.update(m)[np.ix_(active, active)]
+        H = np.float32(2.0 * C) * inside.update(m).take(active, axis=0).take(active, axis=1)
     H = H.astype(np.float64)
-    H[np.diag_indices_from(H)] += 1e-8 * max(H.trace() / len(active), 1e-12)
-    try:
-        step = cho_solve(cho_factor(H), rhs)
-    except (np.linalg.LinAlgError, LinAlgError):
-        step = np.linalg.lstsq(H, rhs, rcond=None)[0]
+    scale = max(H.trace() / len(active), 1e-12)
+    # A singular H (fewer samples inside the margin than active voxels): a larger ridge,
+    # much cheaper than a least-squares solve; the line search and the optimality test
+    # downstream do not depend on the exactness of the direction.
+    for ridge in (1e-8, 1e-5, 1e-2):
+        H[np.diag_indices_from(H)] += ridge * scale
+        try:
+            step = cho_solve(cho_factor(H, check_finite=False), rhs, check_finite=False)
+            break
+        except (np.linalg.LinAlgError, LinAlgError):
+            continue
+    else:
+        step = rhs
     if step @ rhs <= 0:  # not a descent direction (H nearly singular): steepest descent
         step = rhs
     return step
@@ -216,13 +248,17 @@ def _orthant_search(A, w, m, f, C, loss_fun, active, step, orthant, pseudo_gradi
     0 and 1 with the slope at 0: on the piecewise quadratic squared hinge, where one sample
     crossing the margin makes plain halving crawl, that step is often nearly exact.
     """
-    A_active = A[:, active]
+    # with many active voxels, a product with all of A is cheaper than copying its columns
+    A_active = A[:, active] if 2 * len(active) < A.shape[1] else None
 
     def trial(t):
         w_new = w.copy()
         moved = w[active] + t * step
         w_new[active] = np.where(moved * orthant < 0, 0.0, moved)
-        m_new = m + A_active @ (w_new[active] - w[active])
+        if A_active is None:
+            m_new = m + A @ (w_new - w)
+        else:
+            m_new = m + A_active @ (w_new[active] - w[active])
         f_new = np.abs(w_new).sum() + C * loss_fun(m_new)[0]
         return w_new, m_new, f_new, pseudo_gradient @ (w_new - w)
 
@@ -257,7 +293,11 @@ def svc_path(Zy, s, Cs, f_init, *, max_iter=200):
     cache = (np.zeros(0, int), np.zeros((0, 0)))
     path = []
     for C in Cs:
-        converged, fraction, seen, cautious = False, 0.3, set(), False
+        converged, seen, cautious = False, set(), False
+        # Few samples on the margin (small C): move many misplaced samples at a time. Many
+        # (large C, up to p + 1): move fewer, which avoids cycling between partitions.
+        crowded = on.sum() > _CROWDED * p
+        fraction, least, smallest = _CAREFUL if crowded else _BOLD
         for _ in range(max_iter):
             state = hash(np.packbits(on).tobytes() + np.packbits(inside).tobytes())
             if state in seen:  # the sets came back: from now on, one sample at a time
@@ -284,8 +324,9 @@ def svc_path(Zy, s, Cs, f_init, *, max_iter=200):
             # Moving all the misplaced samples onto the margin at once can make the method
             # cycle: move the worst part of them, a part that grows while no sample has to
             # leave the margin again, and shrinks when some do.
-            fraction = max(0.05, fraction / 2) if low.any() or high.any() else min(1, 2 * fraction)
-            count = max(int(np.ceil(fraction * len(bad))), min(len(bad), 20))
+            shrink = low.any() or high.any()
+            fraction = max(smallest, fraction / 2) if shrink else min(1, 2 * fraction)
+            count = max(int(np.ceil(fraction * len(bad))), min(len(bad), least))
             # at most p + 1 samples on the margin: beyond, their system is singular
             count = max(0, min(count, p + 1 - int(on_new.sum())))
             on_new[bad[np.argsort(-violation[bad])[:count]]] = True
@@ -298,32 +339,59 @@ def svc_path(Zy, s, Cs, f_init, *, max_iter=200):
 def _svc_solve(Zy, s, C, inside, on, cache):
     """Dual variables with ``a = C`` inside the margin, ``a = 0`` outside, margin 1 on it.
 
-    ``cache`` holds the samples on the margin at the previous call and their Gram matrix,
-    whose rows are reused: only the rows of the samples that joined are computed.
+    ``cache`` holds the samples on the margin at the previous call, in the order of the
+    system, and their Gram matrix: the samples still on the margin keep their rows and
+    their order (a block copied at once), those that joined come last and only their rows
+    are computed.
     """
-    index = np.flatnonzero(on)
-    k = len(index)
-    Z_on = Zy[index]
     old_index, old_gram = cache
-    known = np.isin(index, old_index)
-    gram = np.empty((k, k))
-    where = np.searchsorted(old_index, index[known])
-    gram[np.ix_(known, known)] = old_gram[np.ix_(where, where)]
-    new_rows = Z_on[~known] @ Z_on.T
-    gram[~known] = new_rows
-    gram[:, ~known] = new_rows.T
-    w_inside = C * (inside.astype(np.float64) @ Zy)
-    M = np.zeros((k + 1, k + 1))
-    M[:k, :k] = gram
+    stay = on[old_index]
+    kept = old_index[stay]
+    joined = on.copy()
+    joined[kept] = False
+    index = np.concatenate([kept, np.flatnonzero(joined)])
+    k0, k = len(kept), len(index)
+    Z_on = Zy[index]
+    M = np.empty((k + 1, k + 1))
+    M[:k0, :k0] = old_gram if stay.all() else old_gram.compress(stay, 0).compress(stay, 1)
+    new_rows = Z_on[k0:] @ Z_on.T
+    M[k0:k, :k] = new_rows
+    M[:k0, k0:k] = new_rows[:, :k0].T
     M[:k, k] = M[k, :k] = s[index]
+    M[k, k] = 0.0
+    w_inside = C * (inside.astype(np.float64) @ Zy)
     rhs = np.append(1.0 - Z_on @ w_inside, -C * s[inside].sum())
-    try:
-        solution = np.linalg.solve(M, rhs)
-    except (np.linalg.LinAlgError, LinAlgError):
-        solution = np.linalg.lstsq(M, rhs, rcond=None)[0]
+    solution = _solve_refined(M, rhs)
     alpha = np.where(inside, C, 0.0)
     alpha[index] = solution[:k]
-    return alpha, w_inside + Z_on.T @ solution[:k], solution[k], (index, gram)
+    return alpha, w_inside + Z_on.T @ solution[:k], solution[k], (index, M[:k, :k])
+
+
+def _solve_refined(M, rhs, *, refinements=2):
+    """Solve ``M x = rhs``: LU in float32, refined in float64, checked.
+
+    The float32 factorisation takes half the time; each refinement step corrects ``x`` by
+    the solution for the float64 residual. If the residual is still not at float64 level
+    (an ill-conditioned ``M``), the system is solved again in float64, by least squares
+    when ``M`` is singular.
+    """
+    bound = 1e-10 * max(1.0, np.abs(rhs).max())
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", LinAlgWarning)  # singular: caught by the check
+        lu = lu_factor(M.astype(np.float32), check_finite=False)
+        x = lu_solve(lu, rhs.astype(np.float32), check_finite=False).astype(np.float64)
+        for _ in range(refinements):
+            residual = rhs - M @ x
+            if not np.isfinite(residual).all() or np.abs(residual).max() <= bound:
+                break
+            x += lu_solve(lu, residual.astype(np.float32), check_finite=False)
+        residual = rhs - M @ x
+        if np.isfinite(residual).all() and np.abs(residual).max() <= bound:
+            return x
+        x = lu_solve(lu_factor(M, check_finite=False), rhs, check_finite=False)
+    if np.isfinite(x).all() and np.abs(rhs - M @ x).max() <= bound:
+        return x
+    return np.linalg.lstsq(M, rhs, rcond=None)[0]
 
 
 def fit_paths(Z, y, models, Cs, fallback):

@@ -253,7 +253,8 @@ def table1_grid(X, Y, *, models=TABLE1_MODELS, Cs=TABLE1_CS, k=500, n_folds=5, p
        liblinear's and libsvm's (their objective is never more than ``1e-6`` relatively
        above, and often below since those solvers stop earlier): the accuracies agree with
        scikit-learn's up to test samples that lie on the decision boundary.
-    5. Pixels are independent tasks run through :mod:`joblib` (threads by default): within
+    5. Pixels are independent tasks run through :mod:`joblib` (worker processes by default,
+       as many small NumPy calls hold the GIL: two threads ran slower than one): within
        ``with joblib.parallel_config(backend="dask"):`` they are spread over a
        dask.distributed cluster.
 
@@ -301,7 +302,9 @@ def table1_grid(X, Y, *, models=TABLE1_MODELS, Cs=TABLE1_CS, k=500, n_folds=5, p
         # each task gets only the columns its pixel uses: little to send to a remote worker
         jobs.append(delayed(_fit_pixel)(X[:, used], Y[:, j], folds,
                                         local.reshape(n_folds, k), models, Cs))
-    return np.stack(Parallel(n_jobs=n_jobs, prefer="threads")(jobs), axis=2)
+    # processes, not threads: the solvers make many small NumPy calls that hold the GIL,
+    # and two threads of them ran slower than one
+    return np.stack(Parallel(n_jobs=n_jobs, prefer="processes")(jobs), axis=2)
 
 
 def table1_summary(scores, *, models=TABLE1_MODELS, Cs=TABLE1_CS):

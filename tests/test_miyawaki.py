@@ -223,11 +223,18 @@ def test_table1_grid_runs_on_a_dask_cluster():
     assert sum("_fit_pixel" in task["key"] for task in tasks.data) == 3
 
 
-def test_table1_grid_threads_give_the_same_scores():
+@pytest.mark.parametrize("backend", [None, "threading"])
+def test_table1_grid_in_parallel_gives_the_same_scores(backend):
+    # worker processes by default; threads when asked
     X, Y = _planted()
     kwargs = {"models": ["l1_svc", "l2_svc"], "Cs": [0.01], "k": 10, "pixels": [0, 1, 50]}
     one = miyawaki.table1_grid(X, Y, n_jobs=1, **kwargs)
-    np.testing.assert_array_equal(one, miyawaki.table1_grid(X, Y, n_jobs=2, **kwargs))
+    if backend is None:
+        two = miyawaki.table1_grid(X, Y, n_jobs=2, **kwargs)
+    else:
+        with joblib.parallel_config(backend=backend):
+            two = miyawaki.table1_grid(X, Y, n_jobs=2, **kwargs)
+    np.testing.assert_array_equal(one, two)
 
 
 def test_table1_grid_finds_the_planted_pixels():
@@ -305,3 +312,19 @@ def test_rf_centers_fraction_keeps_the_peak():
     assert miyawaki.rf_centers(field)[0, 0] == pytest.approx(3.0)
     with pytest.raises(ValueError, match=r"'fraction' must be in \[0, 1\). Got 1.5"):
         miyawaki.rf_centers(field, fraction=1.5)
+
+
+def test_solve_refined_matches_float64_and_handles_singular_systems():
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((30, 40))
+    M = np.zeros((31, 31))
+    M[:30, :30] = Z @ Z.T
+    M[:30, 30] = M[30, :30] = rng.choice([-1.0, 1.0], 30)
+    rhs = rng.standard_normal(31)
+    np.testing.assert_allclose(_table1_solvers._solve_refined(M, rhs), np.linalg.solve(M, rhs),
+                               rtol=1e-9, atol=1e-12)
+    # rank 1 and a right-hand side out of its range: the least-squares solution
+    u = rng.standard_normal(5)
+    singular, rhs = np.outer(u, u), rng.standard_normal(5)
+    np.testing.assert_allclose(_table1_solvers._solve_refined(singular, rhs),
+                               np.linalg.lstsq(singular, rhs, rcond=None)[0], atol=1e-12)
