@@ -293,7 +293,7 @@ def svc_path(Zy, s, Cs, f_init, *, max_iter=200):
     on[np.argsort(np.abs(g))[: min(50, n, p // 4 + 1)]] = True
     inside = ~on & (g < 0)
     Zy32 = Zy.astype(np.float32)
-    cache = (np.zeros(0, int), np.zeros((0, 0), np.float32))
+    cache = (np.zeros(0, int), np.zeros((0, 0), np.float32), np.zeros(n, bool), np.zeros(p))
     path = []
     for C in Cs:
         converged, seen, cautious = False, set(), False
@@ -345,7 +345,8 @@ def _svc_solve(Zy, Zy32, s, C, inside, on, cache):
     ``cache`` holds the samples on the margin at the previous call, in the order of the
     system, and their Gram matrix in float32: the samples still on the margin keep their
     rows and their order (a block copied at once), those that joined come last and only
-    their rows are computed. ``Zy32`` is ``Zy`` in float32.
+    their rows are computed. It also holds the samples inside the margin and the sum of
+    their rows, updated by the few rows that crossed. ``Zy32`` is ``Zy`` in float32.
 
     The margin conditions ``G a + b s = r`` and ``s'a = c`` (``G`` the Gram matrix of the
     samples on the margin) are solved by eliminating ``b`` with a Cholesky factorisation of
@@ -353,7 +354,12 @@ def _svc_solve(Zy, Zy32, s, C, inside, on, cache):
     float64 until the margins are 1 to float64 accuracy; if they are not (``G`` singular or
     ill-conditioned), by :func:`_solve_refined` on the whole system in float64.
     """
-    old_index, old_gram = cache
+    old_index, old_gram, old_inside, inside_sum = cache
+    enter, leave = np.flatnonzero(inside & ~old_inside), np.flatnonzero(old_inside & ~inside)
+    if len(enter) + len(leave) < inside.sum():  # few samples crossed: update the sum
+        inside_sum = inside_sum + Zy[enter].sum(axis=0) - Zy[leave].sum(axis=0)
+    else:
+        inside_sum = inside.astype(np.float64) @ Zy
     stay = on[old_index]
     kept = old_index[stay]
     joined = on.copy()
@@ -366,7 +372,7 @@ def _svc_solve(Zy, Zy32, s, C, inside, on, cache):
     gram[k0:] = new_rows
     gram[:k0, k0:] = new_rows[:, :k0].T
     Z_on, s_on = Zy[index], s[index]
-    w_inside = C * (inside.astype(np.float64) @ Zy)
+    w_inside = C * inside_sum
     c = -C * s[inside].sum()
     solution = _margin_solve(gram, Z_on, s_on, w_inside, c) if k else None
     if solution is None:  # the whole system in float64
@@ -378,7 +384,7 @@ def _svc_solve(Zy, Zy32, s, C, inside, on, cache):
         solution = _solve_refined(M, rhs)
     alpha = np.where(inside, C, 0.0)
     alpha[index] = solution[:k]
-    return alpha, w_inside + Z_on.T @ solution[:k], solution[k], (index, gram)
+    return alpha, w_inside + Z_on.T @ solution[:k], solution[k], (index, gram, inside, inside_sum)
 
 
 def _margin_solve(gram, Z_on, s_on, w_inside, c, *, refinements=6):
@@ -389,7 +395,8 @@ def _margin_solve(gram, Z_on, s_on, w_inside, c, *, refinements=6):
     is computed in float64 from ``Z_on`` itself, and corrected by the same formulas until it
     is below ``1e-10``; returns ``None`` if it does not get there (or ``G`` is singular).
     """
-    factor, info = spotrf(gram.T, lower=1, clean=0)  # gram.T: Fortran order, no copy
+    # gram.T: the same matrix in Fortran order; spotrf copies it (gram serves the next call)
+    factor, info = spotrf(gram.T, lower=1, clean=0)
     if info != 0:
         return None
 
@@ -397,19 +404,18 @@ def _margin_solve(gram, Z_on, s_on, w_inside, c, *, refinements=6):
         x, _ = spotrs(factor, v.astype(np.float32), lower=1)
         return x.astype(np.float64)
 
-    u = solve(s_on)
+    r = 1.0 - Z_on @ w_inside
+    bound = 1e-10 * max(1.0, np.abs(r).max(), abs(c))
+    y, u = solve(np.column_stack([r, s_on])).T  # one pass over the factor for both
     curvature = s_on @ u
     if not np.isfinite(curvature) or curvature <= 0.0:
         return None
 
-    def eliminate(r, c):
-        y = solve(r)
+    def eliminate(y, c):
         b = (s_on @ y - c) / curvature
         return y - b * u, b
 
-    r = 1.0 - Z_on @ w_inside
-    bound = 1e-10 * max(1.0, np.abs(r).max(), abs(c))
-    a, b = eliminate(r, c)
+    a, b = eliminate(y, c)
     for _ in range(refinements):
         margin_residual = r - Z_on @ (Z_on.T @ a) - b * s_on
         sum_residual = c - s_on @ a
@@ -418,7 +424,7 @@ def _margin_solve(gram, Z_on, s_on, w_inside, c, *, refinements=6):
             return None
         if worst <= bound:
             return np.append(a, b)
-        da, db = eliminate(margin_residual, sum_residual)
+        da, db = eliminate(solve(margin_residual), sum_residual)
         a += da
         b += db
     return None
