@@ -293,7 +293,9 @@ def svc_path(Zy, s, Cs, f_init, *, max_iter=200):
     on[np.argsort(np.abs(g))[: min(50, n, p // 4 + 1)]] = True
     inside = ~on & (g < 0)
     Zy32 = Zy.astype(np.float32)
-    cache = (np.zeros(0, int), np.zeros((0, 0), np.float32), np.zeros(n, bool), np.zeros(p))
+    # at most p + 1 samples are on the margin (but one more in the cautious mode)
+    cache = (np.zeros(0, int), np.empty((min(n, p + 2),) * 2, np.float32), np.zeros(n, bool),
+             np.zeros(p))
     path = []
     for C in Cs:
         converged, seen, cautious = False, set(), False
@@ -343,9 +345,9 @@ def _svc_solve(Zy, Zy32, s, C, inside, on, cache):
     """Dual variables with ``a = C`` inside the margin, ``a = 0`` outside, margin 1 on it.
 
     ``cache`` holds the samples on the margin at the previous call, in the order of the
-    system, and their Gram matrix in float32: the samples still on the margin keep their
-    rows and their order (a block copied at once), those that joined come last and only
-    their rows are computed. It also holds the samples inside the margin and the sum of
+    system, and a buffer whose leading block is their Gram matrix in float32: it is kept up
+    to date by moving the rows of the few samples that left or joined, and only the rows of
+    those that joined are computed. It also holds the samples inside the margin and the sum of
     their rows, updated by the few rows that crossed. ``Zy32`` is ``Zy`` in float32.
 
     The margin conditions ``G a + b s = r`` and ``s'a = c`` (``G`` the Gram matrix of the
@@ -354,23 +356,35 @@ def _svc_solve(Zy, Zy32, s, C, inside, on, cache):
     float64 until the margins are 1 to float64 accuracy; if they are not (``G`` singular or
     ill-conditioned), by :func:`_solve_refined` on the whole system in float64.
     """
-    old_index, old_gram, old_inside, inside_sum = cache
+    old_index, buffer, old_inside, inside_sum = cache
     enter, leave = np.flatnonzero(inside & ~old_inside), np.flatnonzero(old_inside & ~inside)
     if len(enter) + len(leave) < inside.sum():  # few samples crossed: update the sum
         inside_sum = inside_sum + Zy[enter].sum(axis=0) - Zy[leave].sum(axis=0)
     else:
         inside_sum = inside.astype(np.float64) @ Zy
+    # The samples that left the margin leave holes in the Gram block; the last samples that
+    # stay fill them (their rows and columns are moved), then those that joined are appended.
     stay = on[old_index]
-    kept = old_index[stay]
+    k_old, k0 = len(old_index), int(stay.sum())
+    holes = np.flatnonzero(~stay[:k0])
+    last = k0 + np.flatnonzero(stay[k0:])
+    index = old_index[:k0].copy()
+    if len(holes):
+        index[holes] = old_index[last]
+        buffer[holes, :k_old] = buffer[last, :k_old]
+        buffer[:k0, holes] = buffer[:k0, last]
     joined = on.copy()
-    joined[kept] = False
-    index = np.concatenate([kept, np.flatnonzero(joined)])
-    k0, k = len(kept), len(index)
-    gram = np.empty((k, k), np.float32)
-    gram[:k0, :k0] = old_gram if stay.all() else old_gram.compress(stay, 0).compress(stay, 1)
+    joined[old_index] = False
+    index = np.concatenate([index, np.flatnonzero(joined)])
+    k = len(index)
+    if k > len(buffer):  # more samples on the margin than planned for
+        larger = np.empty((k, k), np.float32)
+        larger[:k0, :k0] = buffer[:k0, :k0]
+        buffer = larger
     new_rows = Zy32[index[k0:]] @ Zy32[index].T
-    gram[k0:] = new_rows
-    gram[:k0, k0:] = new_rows[:, :k0].T
+    buffer[k0:k, :k] = new_rows
+    buffer[:k0, k0:k] = new_rows[:, :k0].T
+    gram = buffer[:k, :k]
     Z_on, s_on = Zy[index], s[index]
     w_inside = C * inside_sum
     c = -C * s[inside].sum()
@@ -384,7 +398,7 @@ def _svc_solve(Zy, Zy32, s, C, inside, on, cache):
         solution = _solve_refined(M, rhs)
     alpha = np.where(inside, C, 0.0)
     alpha[index] = solution[:k]
-    return alpha, w_inside + Z_on.T @ solution[:k], solution[k], (index, gram, inside, inside_sum)
+    return alpha, w_inside + Z_on.T @ solution[:k], solution[k], (index, buffer, inside, inside_sum)
 
 
 def _margin_solve(gram, Z_on, s_on, w_inside, c, *, refinements=6):
