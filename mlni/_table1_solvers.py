@@ -398,7 +398,9 @@ def _svc_solve(Zy, Zy32, s, C, inside, on, cache):
         solution = _solve_refined(M, rhs)
     alpha = np.where(inside, C, 0.0)
     alpha[index] = solution[:k]
-    return alpha, w_inside + Z_on.T @ solution[:k], solution[k], (index, buffer, inside, inside_sum)
+    # a copy of inside: the caller may change its array
+    cache = (index, buffer, inside.copy(), inside_sum)
+    return alpha, w_inside + Z_on.T @ solution[:k], solution[k], cache
 
 
 def _margin_solve(gram, Z_on, s_on, w_inside, c, *, refinements=6):
