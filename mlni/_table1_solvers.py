@@ -16,8 +16,9 @@ the regularisation path). With ``A = y * [Z, 1]`` (one row per training sample, 
   split into those inside the margin (``a = C``), outside it (``a = 0``) and on it, whose
   ``a`` and ``b`` solve a linear system; misplaced samples move between the sets until the
   optimality (KKT) conditions hold. Between two iterations the samples that stay on the
-  margin keep their block of the system; the system is factorised in float32 and refined in
-  float64 until its residual is at float64 level (else it is solved in float64).
+  margin keep their block of the Gram matrix; ``b`` is eliminated through a Cholesky
+  factorisation of that block in float32, refined in float64 until the margins are 1 to
+  float64 accuracy (else the whole system is solved in float64).
 
 Float32 only ever chooses a search direction or a first solution that float64 corrects: the
 gradients, objectives and optimality tests are computed in float64.
@@ -32,6 +33,8 @@ import warnings
 
 import numpy as np
 from scipy.linalg import LinAlgError, LinAlgWarning, cho_factor, cho_solve, lu_factor, lu_solve
+from scipy.linalg.blas import strsv
+from scipy.linalg.lapack import spotrf
 from scipy.special import expit
 
 #: Largest violation of the optimality conditions accepted, in units of the gradient.
@@ -290,7 +293,10 @@ def svc_path(Zy, s, Cs, f_init, *, max_iter=200):
     on = np.zeros(n, bool)
     on[np.argsort(np.abs(g))[: min(50, n, p // 4 + 1)]] = True
     inside = ~on & (g < 0)
-    cache = (np.zeros(0, int), np.zeros((0, 0)))
+    Zy32 = Zy.astype(np.float32)
+    # at most p + 1 samples are on the margin (but one more in the cautious mode)
+    cache = (np.zeros(0, int), np.empty((min(n, p + 2),) * 2, np.float32), np.zeros(n, bool),
+             np.zeros(p))
     path = []
     for C in Cs:
         converged, seen, cautious = False, set(), False
@@ -303,7 +309,7 @@ def svc_path(Zy, s, Cs, f_init, *, max_iter=200):
             if state in seen:  # the sets came back: from now on, one sample at a time
                 cautious = True
             seen.add(state)
-            alpha, w, b, cache = _svc_solve(Zy, s, C, inside, on, cache)
+            alpha, w, b, cache = _svc_solve(Zy, Zy32, s, C, inside, on, cache)
             g = Zy @ w + b * s - 1.0
             violation = np.where(inside, np.maximum(g, 0.0), 0.0)
             violation += np.where(~inside & ~on, np.maximum(-g, 0.0), 0.0)
@@ -336,35 +342,109 @@ def svc_path(Zy, s, Cs, f_init, *, max_iter=200):
     return path
 
 
-def _svc_solve(Zy, s, C, inside, on, cache):
+def _svc_solve(Zy, Zy32, s, C, inside, on, cache):
     """Dual variables with ``a = C`` inside the margin, ``a = 0`` outside, margin 1 on it.
 
     ``cache`` holds the samples on the margin at the previous call, in the order of the
-    system, and their Gram matrix: the samples still on the margin keep their rows and
-    their order (a block copied at once), those that joined come last and only their rows
-    are computed.
+    system, and a buffer whose leading block is their Gram matrix in float32: it is kept up
+    to date by moving the rows of the few samples that left or joined, and only the rows of
+    those that joined are computed. It also holds the samples inside the margin and the sum of
+    their rows, updated by the few rows that crossed. ``Zy32`` is ``Zy`` in float32.
+
+    The margin conditions ``G a + b s = r`` and ``s'a = c`` (``G`` the Gram matrix of the
+    samples on the margin) are solved by eliminating ``b`` with a Cholesky factorisation of
+    ``G`` in float32 (half the work of an LU factorisation of the whole system), refined in
+    float64 until the margins are 1 to float64 accuracy; if they are not (``G`` singular or
+    ill-conditioned), by :func:`_solve_refined` on the whole system in float64.
     """
-    old_index, old_gram = cache
+    old_index, buffer, old_inside, inside_sum = cache
+    enter, leave = np.flatnonzero(inside & ~old_inside), np.flatnonzero(old_inside & ~inside)
+    if len(enter) + len(leave) < inside.sum():  # few samples crossed: update the sum
+        inside_sum = inside_sum + Zy[enter].sum(axis=0) - Zy[leave].sum(axis=0)
+    else:
+        inside_sum = inside.astype(np.float64) @ Zy
+    # The samples that left the margin leave holes in the Gram block; the last samples that
+    # stay fill them (their rows and columns are moved), then those that joined are appended.
     stay = on[old_index]
-    kept = old_index[stay]
+    k_old, k0 = len(old_index), int(stay.sum())
+    holes = np.flatnonzero(~stay[:k0])
+    last = k0 + np.flatnonzero(stay[k0:])
+    index = old_index[:k0].copy()
+    if len(holes):
+        index[holes] = old_index[last]
+        buffer[holes, :k_old] = buffer[last, :k_old]
+        buffer[:k0, holes] = buffer[:k0, last]
     joined = on.copy()
-    joined[kept] = False
-    index = np.concatenate([kept, np.flatnonzero(joined)])
-    k0, k = len(kept), len(index)
-    Z_on = Zy[index]
-    M = np.empty((k + 1, k + 1))
-    M[:k0, :k0] = old_gram if stay.all() else old_gram.compress(stay, 0).compress(stay, 1)
-    new_rows = Z_on[k0:] @ Z_on.T
-    M[k0:k, :k] = new_rows
-    M[:k0, k0:k] = new_rows[:, :k0].T
-    M[:k, k] = M[k, :k] = s[index]
-    M[k, k] = 0.0
-    w_inside = C * (inside.astype(np.float64) @ Zy)
-    rhs = np.append(1.0 - Z_on @ w_inside, -C * s[inside].sum())
-    solution = _solve_refined(M, rhs)
+    joined[old_index] = False
+    index = np.concatenate([index, np.flatnonzero(joined)])
+    k = len(index)
+    if k > len(buffer):  # more samples on the margin than planned for
+        larger = np.empty((k, k), np.float32)
+        larger[:k0, :k0] = buffer[:k0, :k0]
+        buffer = larger
+    new_rows = Zy32[index[k0:]] @ Zy32[index].T
+    buffer[k0:k, :k] = new_rows
+    buffer[:k0, k0:k] = new_rows[:, :k0].T
+    gram = buffer[:k, :k]
+    Z_on, s_on = Zy[index], s[index]
+    w_inside = C * inside_sum
+    c = -C * s[inside].sum()
+    solution = _margin_solve(gram, Z_on, s_on, w_inside, c) if k else None
+    if solution is None:  # the whole system in float64
+        M = np.empty((k + 1, k + 1))
+        M[:k, :k] = Z_on @ Z_on.T
+        M[:k, k] = M[k, :k] = s_on
+        M[k, k] = 0.0
+        rhs = np.append(1.0 - Z_on @ w_inside, c)
+        solution = _solve_refined(M, rhs)
     alpha = np.where(inside, C, 0.0)
     alpha[index] = solution[:k]
-    return alpha, w_inside + Z_on.T @ solution[:k], solution[k], (index, M[:k, :k])
+    # a copy of inside: the caller may change its array
+    cache = (index, buffer, inside.copy(), inside_sum)
+    return alpha, w_inside + Z_on.T @ solution[:k], solution[k], cache
+
+
+def _margin_solve(gram, Z_on, s_on, w_inside, c, *, refinements=6):
+    """``(a, b)`` with margins ``Z_on (w_inside + Z_on'a) + b s_on = 1`` and ``s_on'a = c``.
+
+    ``b`` is eliminated through the Cholesky factor of ``gram`` (float32, ``Z_on Z_on'``):
+    ``a = G^-1 (r - b s)``, ``b = (s'G^-1 r - c) / s'G^-1 s``. The residual of the margins
+    is computed in float64 from ``Z_on`` itself, and corrected by the same formulas until it
+    is below ``1e-10``; returns ``None`` if it does not get there (or ``G`` is singular).
+    """
+    # gram.T: the same matrix in Fortran order; spotrf copies it (gram serves the next call)
+    factor, info = spotrf(gram.T, lower=1, clean=0)
+    if info != 0:
+        return None
+
+    def solve(v):  # two triangular solves: strsv, 4 times faster than spotrs for one vector
+        x = strsv(factor, v.astype(np.float32), lower=1)
+        return strsv(factor, x, lower=1, trans=1).astype(np.float64)
+
+    r = 1.0 - Z_on @ w_inside
+    bound = 1e-10 * max(1.0, np.abs(r).max(), abs(c))
+    y, u = solve(r), solve(s_on)
+    curvature = s_on @ u
+    if not np.isfinite(curvature) or curvature <= 0.0:
+        return None
+
+    def eliminate(y, c):
+        b = (s_on @ y - c) / curvature
+        return y - b * u, b
+
+    a, b = eliminate(y, c)
+    for _ in range(refinements):
+        margin_residual = r - Z_on @ (Z_on.T @ a) - b * s_on
+        sum_residual = c - s_on @ a
+        worst = max(np.abs(margin_residual).max(), abs(sum_residual))
+        if not np.isfinite(worst):
+            return None
+        if worst <= bound:
+            return np.append(a, b)
+        da, db = eliminate(solve(margin_residual), sum_residual)
+        a += da
+        b += db
+    return None
 
 
 def _solve_refined(M, rhs, *, refinements=2):

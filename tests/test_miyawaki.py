@@ -328,3 +328,51 @@ def test_solve_refined_matches_float64_and_handles_singular_systems():
     singular, rhs = np.outer(u, u), rng.standard_normal(5)
     np.testing.assert_allclose(_table1_solvers._solve_refined(singular, rhs),
                                np.linalg.lstsq(singular, rhs, rcond=None)[0], atol=1e-12)
+
+
+def test_margin_solve_matches_the_whole_system_and_refuses_singular_grams():
+    rng = np.random.default_rng(0)
+    Z_on, w_inside = rng.standard_normal((30, 40)), rng.standard_normal(40)
+    s_on, c = rng.choice([-1.0, 1.0], 30), 0.3
+    M = np.zeros((31, 31))
+    M[:30, :30] = Z_on @ Z_on.T
+    M[:30, 30] = M[30, :30] = s_on
+    rhs = np.append(1.0 - Z_on @ w_inside, c)
+    gram = (Z_on @ Z_on.T).astype(np.float32)
+    solution = _table1_solvers._margin_solve(gram, Z_on, s_on, w_inside, c)
+    np.testing.assert_allclose(solution, np.linalg.solve(M, rhs), rtol=1e-9, atol=1e-12)
+    # more samples than features: the Gram block is singular, the caller solves in float64
+    Z_wide = rng.standard_normal((50, 40))
+    gram = (Z_wide @ Z_wide.T).astype(np.float32)
+    assert _table1_solvers._margin_solve(gram, Z_wide, rng.choice([-1.0, 1.0], 50),
+                                         w_inside, c) is None
+
+
+def test_svc_solve_keeps_its_gram_block_and_sums_up_to_date():
+    # samples leave and join the margin (the buffer of the Gram block, too small at first,
+    # grows) and a few cross it: after each call, the cached Gram block is that of the samples
+    # on the margin, the cached sum that of the rows inside, and the solution meets its
+    # equations
+    rng = np.random.default_rng(1)
+    n, p, C = 80, 30, 0.1
+    Zy, s = rng.standard_normal((n, p)), rng.choice([-1.0, 1.0], n)
+    cache = (np.zeros(0, int), np.empty((8, 8), np.float32), np.zeros(n, bool), np.zeros(p))
+    on, inside = np.zeros(n, bool), np.zeros(n, bool)
+    inside[:30] = rng.random(30) < 0.5  # the first 30 samples are inside or outside
+    for size in (6, 25, 20, 28, 5, 28, 27):
+        on[:] = False
+        on[30 + rng.choice(n - 30, size, replace=False)] = True
+        crossing = rng.choice(30, 3, replace=False)
+        inside[crossing] = ~inside[crossing]
+        alpha, w, b, cache = _table1_solvers._svc_solve(Zy, Zy.astype(np.float32), s, C,
+                                                        inside, on, cache)
+        index, buffer, cached_inside, inside_sum = cache
+        assert sorted(index) == np.flatnonzero(on).tolist()
+        Z_on = Zy[index].astype(np.float32)
+        np.testing.assert_allclose(buffer[:size, :size], Z_on @ Z_on.T, rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(inside_sum, Zy[inside].sum(axis=0), atol=1e-12)
+        assert (cached_inside == inside).all()
+        assert (alpha[inside] == C).all() and not alpha[~inside & ~on].any()
+        np.testing.assert_allclose(w, Zy.T @ alpha, atol=1e-10)
+        np.testing.assert_allclose(Zy[on] @ w + b * s[on], 1.0, atol=1e-9)
+        assert abs(s @ alpha) <= 1e-10
