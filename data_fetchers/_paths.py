@@ -118,13 +118,7 @@ def get_source(source=None) -> str:
     str
         One of ``"auto"``, ``"real"``, ``"simulated"``.
     """
-    where = "'source'"
-    if source is None:
-        source = os.environ.get("MLNI_DATA_SOURCE") or "auto"
-        where = "The environment variable MLNI_DATA_SOURCE"
-    if source not in SOURCES:
-        raise ValueError(f"{where} must be one of {', '.join(map(repr, SOURCES))}. Got {source!r}.")
-    return source
+    return _choice(source, "source", "MLNI_DATA_SOURCE", SOURCES, "auto")
 
 
 def check_size(size) -> str:
@@ -148,15 +142,21 @@ def get_size(size=None) -> str:
     str
         ``"small"`` or ``"full"``.
     """
-    if size is not None:
-        return check_size(size)
-    size = os.environ.get("MLNI_SIZE") or "small"
-    if size not in SIZES:
-        raise ValueError(
-            f"The environment variable MLNI_SIZE must be one of {', '.join(map(repr, SIZES))}. "
-            f"Got {size!r}."
-        )
-    return size
+    return _choice(size, "size", "MLNI_SIZE", SIZES, "small")
+
+
+def _choice(value, name, variable, choices, default):
+    """``value``, or ``$variable``, or ``default``; checked against ``choices``.
+
+    The error names the parameter when ``value`` was given, else the environment variable.
+    """
+    where = f"'{name}'"
+    if value is None:
+        value = os.environ.get(variable) or default
+        where = f"The environment variable {variable}"
+    if value not in choices:
+        raise ValueError(f"{where} must be one of {', '.join(map(repr, choices))}. Got {value!r}.")
+    return value
 
 
 def simulated_root(data_dir, size) -> Path:
