@@ -15,29 +15,30 @@ covariance ``sigma``. What does not depend on the sphere is computed once:
   total minus the fold's test atoms (one subtraction per class and fold);
 * per fold and class: the mean and variance of every voxel.
 
-Per sphere, in batches of thousands of spheres at once: the p x p blocks of the class
-covariances are read from the table, the shrinkage intensity is computed in closed form,
-``sigma`` is assembled and the small systems are solved together (``numpy.linalg.solve``
-on a stack of matrices), and the test samples are scored. Spheres at the edge of the mask
-have fewer voxels: they are padded with a dummy voxel whose row and column are those of
-the identity, which leaves their solution unchanged. The sums over each sphere's block
-that Ledoit-Wolf's formula needs are a stencil: for each offset from the centre, a fixed
-weighted sum of the table's row at that offset.
+Per fold, for all spheres at once (NumPy): the shrinkage intensity of every sphere in
+closed form. The sums over each sphere's block that Ledoit-Wolf's formula needs are a
+stencil: for each offset from the centre, a fixed weighted sum of the table's row at that
+offset. Then sphere by sphere, in compiled code (:mod:`mlni._lda_kernel`, with numba): the
+p x p blocks of the class covariances are read from the table, ``sigma`` is assembled,
+factored (Cholesky) and solved, and the test samples are scored. Spheres at the edge of the
+mask have fewer voxels; they are stored padded with a dummy voxel, which the kernel skips.
 
 The cross-products and the covariance tables read per sphere are kept in single precision
-(half the memory traffic; the blocks of all classes are read in one gather), and so are
-the sums of ``beta_``; means, variances and the solves are in double precision. A (sphere,
-fold) pair whose predictions could change by that rounding (a test sample within a
-relative ``_SINGLE_TOLERANCE`` of the decision boundary) is recomputed in double precision
-from the data themselves (:func:`_exact_accuracy`), and so are the spheres holding a voxel
-whose variance in a class is small next to its mean there (``_SINGLE_FRAGILE``). The few
-pairs that are still within a relative ``_TIE_TOLERANCE`` of a tie, or where a class is
-constant on a voxel of the sphere, are refitted with scikit-learn itself.
+(half the memory traffic), and so are the inner sums of ``beta_``; means, variances, the
+assembly of ``sigma`` and the solves are in double precision. A (sphere, fold) pair whose
+predictions could change by that rounding (a test sample within a relative
+``_SINGLE_TOLERANCE`` of the decision boundary, scaled by a bound of how much the system
+amplifies rounding errors) is recomputed in double precision from the data themselves
+(:func:`_exact_accuracy`), and so are the spheres holding a voxel whose variance in a class
+is small next to its mean there (``_SINGLE_FRAGILE``) and those whose ``sigma`` is not
+positive definite in single precision. The few pairs that are still within a relative
+``_TIE_TOLERANCE`` of a tie, whose ``sigma`` is nearly singular (``_CONDITION_TOLERANCE``:
+no shrinkage and fewer training samples than voxels, or collinear voxels), or where a class
+is constant on a voxel of the sphere, are refitted with scikit-learn itself.
 """
 
 from __future__ import annotations
 
-import itertools
 from numbers import Real
 
 import numpy as np
@@ -45,8 +46,14 @@ from scipy import sparse
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from tqdm import tqdm
 
+from mlni._lda_kernel import pair_cross_products, sphere_accuracies, sphere_square_sums
+
 # A prediction whose margin is below this fraction of its magnitude is refitted exactly.
 _TIE_TOLERANCE = 1e-8
+# A sigma whose condition number times p times the double-precision epsilon is above this
+# (a bound of the relative error of a solve) is nearly singular: scikit-learn's least-squares
+# solution may differ from a solve's, so the sphere is refitted with scikit-learn.
+_CONDITION_TOLERANCE = 1e-8
 # Single precision (the covariances read per sphere) is trusted for a prediction whose
 # margin is above this fraction of its magnitude; the spheres with a smaller margin are
 # recomputed in double precision. The largest rounding error seen at the real Haxby size
@@ -58,21 +65,21 @@ _SINGLE_TOLERANCE = 1e-5
 # such a voxel are computed in double precision.
 _SINGLE_FRAGILE = 0.1
 # The single-precision tolerance of a sphere grows with a bound of how much its system
-# amplifies rounding errors (``p * max(diag(sigma)) / min(shrinkage diagonal)``): above
-# _SINGLE_TOLERANCE / _SINGLE_EPSILON (1000; 250 to 480 at the real Haxby size with
-# Ledoit-Wolf). The errors seen are below 1e-9 times that bound. With little shrinkage the
-# bound is large and most spheres are computed in double precision (no shrinkage: all).
+# amplifies rounding errors (``p * max(diag(sigma))`` times a bound of the norm of sigma's
+# inverse: ``1 / min(shrinkage diagonal)``, or, when that is larger than needed, the squared
+# Frobenius norm of the inverse Cholesky factor) above _SINGLE_TOLERANCE / _SINGLE_EPSILON
+# (1000; 250 to 480 at the real Haxby size with Ledoit-Wolf). The errors seen are below
+# 1e-9 times that bound.
 _SINGLE_EPSILON = 1e-8
 # A class whose variance on a voxel is below this fraction of the voxel's mean square is
 # treated as constant there (scikit-learn then does not rescale it): refitted exactly.
 _CONSTANT_TOLERANCE = 1e-10
-# Number of spheres per batch: bounds the memory of the per-sphere blocks and keeps them in
-# cache (1024 spheres of 19 voxels: 3 MB per p x p stack; 4096 was measured 20% slower).
+# Number of spheres per batch where NumPy builds stacks of p x p blocks (the recomputation in
+# double precision, the sparse block sums): bounds their memory (1024 spheres of 19 voxels:
+# 3 MB per stack).
 _SPHERES_PER_BATCH = 1024
-# Number of voxels per block when computing the cross-products of the pairs.
-_VOXELS_PER_BLOCK = 32
-# Largest table of cross-products (float64 numbers, 512 MB) kept for all folds at once;
-# beyond (many folds, e.g. leave-one-out), each fold's table is computed in turn.
+# Largest table of cross-products (2**26 numbers, 256 MB in single precision) kept for all
+# folds at once; beyond (many folds, e.g. leave-one-out), each fold's table is computed in turn.
 _MAX_TABLE_SIZE = 2**26
 
 
@@ -131,9 +138,10 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
     if not pairs.stencil_exact:
         index = [pairs.block_index(batch) for batch in batches]
         block_sums = _block_sums(index, pairs, neighbors.shape[0])
-    # beta_ in single precision, as the tables
-    neighbors_single = neighbors.astype(np.float32)
-    X_single = X_centred.astype(np.float32) if shrinkage == "auto" else None
+    # beta_ from the data in single precision, as the tables: (n_voxels, n_samples)
+    X_single_T = None
+    if shrinkage == "auto":
+        X_single_T = np.ascontiguousarray(X_centred.T, dtype=np.float32)
 
     def fold_statistics(k):
         train, test = folds[k]
@@ -155,10 +163,12 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
             totals,
         )
         if shrinkage == "auto":  # the two sums over each sphere of Ledoit-Wolf's formula
-            stats["beta_"] = _beta_sums(X_single, codes, train, stats, neighbors_single)
+            stats["beta_"] = _beta_sums(X_single_T, codes, train, stats, pairs.members, pairs.sizes)
             stats["delta_"] = _sphere_sums(stats.pop("squared_correlations"), pairs, block_sums)
         X_test = X_centred[test]
-        stats["test_values"] = np.ascontiguousarray(X_test.T)  # (n_voxels, n_test)
+        # (n_voxels + 1, n_test): the dummy voxel is 0
+        stats["test_values"] = np.zeros((pairs.n_voxels + 1, test.size))
+        stats["test_values"][:-1] = X_test.T
         # the largest norm of a test sample on each sphere is at most this bound
         stats["test_norms"] = np.sqrt(neighbors @ (X_test**2).max(axis=0))  # (n_spheres,)
         target = np.searchsorted(stats["present"], codes[test])
@@ -168,36 +178,27 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
         return stats
 
     accuracies = np.empty((len(folds), neighbors.shape[0]))
-    unsure, exact = np.zeros((2, len(folds), neighbors.shape[0]), dtype=bool)
-    # folds in groups whose tables fit in memory together: each sphere's block index is
-    # computed once per group
-    n_cells = (pairs.n_voxels + 1) * (pairs.n_half + 1) * (codes.max() + 1)
-    group = max(1, _MAX_TABLE_SIZE // n_cells)
     bar = tqdm(total=len(folds), desc="folds", disable=not progress)
-    for first in range(0, len(folds), group):
-        ks = range(first, min(first + group, len(folds)))
-        stats = [fold_statistics(k) for k in ks]
-        for batch in batches:
-            index = pairs.block_index(batch)
-            for k, fold_stats in zip(ks, stats, strict=True):
-                accuracies[k, batch], unsure[k, batch], exact[k, batch] = _batch_accuracy(
-                    pairs, batch, index, fold_stats, shrinkage
-                )
-        for k, fold_stats in zip(ks, stats, strict=True):
-            train, test = folds[k]
-            fold = (X_centred, codes, train, test)
-            recompute = np.flatnonzero(unsure[k] & ~exact[k])
-            for start in range(0, recompute.size, _SPHERES_PER_BATCH):  # a batch at most
-                again = recompute[start : start + _SPHERES_PER_BATCH]
-                accuracies[k, again], exact[k, again] = _exact_accuracy(
-                    fold, pairs.members[again], pairs.sizes[again], fold_stats, shrinkage
-                )
-            for s in np.flatnonzero(exact[k]):
-                voxels = pairs.members[s, : pairs.sizes[s]]
-                lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage=shrinkage)
-                lda.fit(X[np.ix_(train, voxels)], y[train])
-                accuracies[k, s] = lda.score(X[np.ix_(test, voxels)], y[test])
-            bar.update()
+    for k, (train, test) in enumerate(folds):
+        stats = fold_statistics(k)
+        accuracies[k], unsure, singular = _fold_accuracy(pairs, stats, shrinkage)
+        # a sphere holding a voxel that is constant in a class is refitted with scikit-learn;
+        # one whose sigma is not positive definite in single precision is recomputed
+        exact = stats["constant"][pairs.members].any(axis=1)
+        unsure |= singular | stats["fragile"][pairs.members].any(axis=1)
+        fold = (X_centred, codes, train, test)
+        recompute = np.flatnonzero(unsure & ~exact)
+        for start in range(0, recompute.size, _SPHERES_PER_BATCH):  # a batch at most
+            again = recompute[start : start + _SPHERES_PER_BATCH]
+            accuracies[k, again], exact[again] = _exact_accuracy(
+                fold, pairs.members[again], pairs.sizes[again], stats, shrinkage
+            )
+        for s in np.flatnonzero(exact):
+            voxels = pairs.members[s, : pairs.sizes[s]]
+            lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage=shrinkage)
+            lda.fit(X[np.ix_(train, voxels)], y[train])
+            accuracies[k, s] = lda.score(X[np.ix_(test, voxels)], y[test])
+        bar.update()
     bar.close()
     return accuracies.mean(axis=0)
 
@@ -303,15 +304,11 @@ class _PairTable:
         ``atoms`` is an (n_atoms, atom_size) array of sample indices padded with -1.
         """
         n_atoms, atom_size = atoms.shape
-        values = np.zeros((self.n_voxels + 1, atoms.size), dtype=np.float32)
-        values[:-1] = X[atoms.ravel()].T
-        values[:, atoms.ravel() < 0] = 0.0  # padding samples: zero
-        by_atom = values.reshape(self.n_voxels + 1, n_atoms, atom_size)
+        values = np.zeros((n_atoms, self.n_voxels + 1, atom_size), dtype=np.float32)
+        present = atoms >= 0  # padding samples: zero
+        values[:, :-1] = np.where(present[:, None, :], X[atoms].transpose(0, 2, 1), 0.0)
         table = np.zeros((n_atoms, self.n_voxels + 1, self.n_half + 1), dtype=np.float32)
-        for start in range(0, self.n_voxels, _VOXELS_PER_BLOCK):
-            rows = slice(start, min(start + _VOXELS_PER_BLOCK, self.n_voxels))
-            others = by_atom[self.partners[rows]]  # (block, n_half, n_atoms, atom_size)
-            np.einsum("vjan,van->avj", others, by_atom[rows], out=table[:, rows, :-1])
+        pair_cross_products(values, self.partners[:-1], table)
         return table
 
 
@@ -457,32 +454,30 @@ def _fold_statistics(
         "constant": constant,
         "fragile": fragile,
         "per_voxel": per_voxel,
-        "packed": tables.view(np.dtype((np.void, 4 * present.size))).ravel(),
+        "tables": tables,
         "squared_correlations": squared_correlations,
     }
 
 
-def _beta_sums(X_single, codes, train, stats, neighbors):
+def _beta_sums(X_single_T, codes, train, stats, members, sizes):
     """Ledoit-Wolf's ``beta_`` of each class on each sphere: (n_spheres, n_classes).
 
     The sum over the class's samples i of ``(sum over the sphere's voxels j of z_ij ** 2)
-    ** 2``, where ``z`` are the standardized values: one sparse product gives the inner sums
-    (in single precision, from ``X_single``, the centred data in single precision).
+    ** 2``, where ``z`` are the standardized values, computed in single precision from
+    ``X_single_T``, the centred data (n_voxels, n_samples); the inner sums are summed sphere
+    by sphere in compiled code (:func:`mlni._lda_kernel.sphere_square_sums`).
     """
     rows = [train[codes[train] == c] for c in stats["present"]]
-    squares = X_single[np.concatenate(rows)]  # the training samples, class by class
-    start = 0
+    bounds = np.cumsum([0] + [samples.size for samples in rows])
+    squares = np.zeros((X_single_T.shape[0] + 1, bounds[-1]), dtype=np.float32)
     for i, samples in enumerate(rows):
         scale = np.where(stats["constant"][:-1], 1.0, stats["variance"][i, :-1])
-        block = squares[start : start + samples.size]
-        block -= stats["means"][i, :-1].astype(np.float32)
+        block = squares[:-1, bounds[i] : bounds[i + 1]]
+        np.take(X_single_T, samples, axis=1, out=block)
+        block -= stats["means"][i, :-1, None].astype(np.float32)
         block **= 2
-        block *= (1.0 / scale).astype(np.float32)
-        start += samples.size
-    inner = neighbors @ np.ascontiguousarray(squares.T)  # (n_spheres, n_training samples)
-    inner **= 2
-    bounds = np.cumsum([0] + [samples.size for samples in rows])
-    return np.stack([inner[:, a:b].sum(axis=1) for a, b in itertools.pairwise(bounds)], axis=1)
+        block *= (1.0 / scale).astype(np.float32)[:, None]
+    return sphere_square_sums(members, sizes, squares, bounds)
 
 
 def _shrinkage(variance, real, sizes, priors, counts, delta_, beta_, shrinkage):
@@ -541,67 +536,47 @@ def _predictions(scores, magnitude, tolerance):
     return predicted, unsure
 
 
-def _batch_accuracy(pairs, batch, index, stats, shrinkage):
-    """Accuracy on the test samples of LDA trained on each sphere of a batch of spheres.
+def _fold_accuracy(pairs, stats, shrinkage):
+    """Accuracy on the test samples of LDA trained on every sphere, for one fold.
 
-    The class covariances are read in single precision. Also returns which spheres have
-    predictions that this rounding could change (to recompute in double precision with
-    :func:`_exact_accuracy`), and which have a constant voxel (to refit with scikit-learn).
+    The shrinkage of every sphere is computed here, the rest sphere by sphere in compiled
+    code (:func:`mlni._lda_kernel.sphere_accuracies`), from the class covariances read in
+    single precision. Also returns which spheres have predictions that this rounding could
+    change, and which have a ``sigma`` that is not positive definite in single precision:
+    both to recompute in double precision with :func:`_exact_accuracy`.
     """
-    members, sizes = pairs.members[batch], pairs.sizes[batch]
+    members, sizes = pairs.members, pairs.sizes
     priors, counts = stats["priors"], stats["counts"]
-    n_spheres, p_max = members.shape
     real = members < pairs.n_voxels
-    # means and variances of the classes on each voxel of each sphere, in one gather
-    voxels = stats["per_voxel"][members]  # (n_spheres, p_max, 2 * n_classes)
-    means, variance = voxels[..., : priors.size], voxels[..., priors.size :]
-    delta_ = stats["delta_"][batch] if shrinkage == "auto" else None
-    beta_ = stats["beta_"][batch] if shrinkage == "auto" else None
+    variance = stats["per_voxel"][members][..., priors.size :]  # (n_spheres, p_max, n_classes)
+    delta_ = stats.get("delta_")
+    beta_ = stats.get("beta_")
     weights, diagonal = _shrinkage(variance, real, sizes, priors, counts, delta_, beta_, shrinkage)
-    # the blocks of all classes in one gather; their weighted sum as a stack of products
-    blocks = np.take(stats["packed"], index).view(np.float32).reshape(n_spheres, p_max * p_max, -1)
-    sigma = np.matmul(blocks, weights.astype(np.float32)[:, :, None]).astype(np.float64)
-    sigma[:, :: p_max + 1, 0] += diagonal
-    sigma = sigma.reshape(n_spheres, p_max, p_max)
-    exact = stats["constant"][members].any(axis=1)
-    coef, intercept = _coefficients(sigma, means, priors, exact)
-    # x_test[sphere] @ coef for every sphere at once: a sparse (n_spheres, n_voxels) matrix
-    # holding each sphere's coefficients times the test data
-    indptr = np.concatenate([[0], np.cumsum(sizes)])
-    scores = np.stack(
-        [
-            sparse.csr_matrix(
-                (coef[..., k][real], members[real], indptr), shape=(n_spheres, pairs.n_voxels)
-            )
-            @ stats["test_values"]
-            for k in range(coef.shape[2])
-        ],
-        axis=2,
+    n_offsets = pairs.column.shape[0]
+    return sphere_accuracies(
+        members,
+        sizes,
+        pairs.offset_index,
+        pairs._cell_code.reshape(n_offsets, n_offsets),
+        stats["tables"],
+        weights,
+        diagonal,
+        np.ascontiguousarray(stats["means"].T),
+        np.log(priors),
+        stats["test_values"],
+        stats["test_norms"],
+        stats["target"],
+        _SINGLE_TOLERANCE,
+        _SINGLE_EPSILON,
     )
-    scores += intercept[:, None, :]
-    # an upper bound, over the test samples, of sum |x_j coef_j| + |intercept|
-    # (Cauchy-Schwarz): the scale of the rounding errors of the scores
-    coef_norm = np.sqrt(np.einsum("spk,spk->sk", coef, coef))
-    magnitude = (stats["test_norms"][batch, None] * coef_norm + np.abs(intercept)).max(axis=1)
-    # the single-precision covariances change sigma by about eps * p * max(diag(sigma)) (at
-    # most _SINGLE_FRAGILE digits are lost), and the inverse of sigma is at most 1 / min of
-    # the diagonal added by the shrinkage (the covariances are positive semi-definite): a
-    # bound of the relative error of the coefficients
-    largest = sigma[:, np.arange(p_max), np.arange(p_max)].max(axis=1)
-    with np.errstate(divide="ignore"):
-        amplification = sizes * largest / np.where(real, diagonal, np.inf).min(axis=1)
-    tolerance = np.maximum(_SINGLE_TOLERANCE, _SINGLE_EPSILON * amplification)
-    predicted, unsure = _predictions(scores, tolerance * magnitude, 1.0)
-    unsure |= stats["fragile"][members].any(axis=1)
-    accuracy = (predicted == stats["target"]).mean(axis=1)
-    return accuracy, unsure, exact
 
 
 def _exact_accuracy(fold, members, sizes, stats, shrinkage):
     """Accuracy of a few spheres computed in double precision from the data themselves.
 
     Returns the accuracies and which spheres have a prediction within ``_TIE_TOLERANCE`` of
-    a tie (or a score that is not finite): those are to be refitted with scikit-learn.
+    a tie (or a score that is not finite), or a ``sigma`` so ill-conditioned that a solve's
+    rounding could reach that tolerance: those are to be refitted with scikit-learn.
     """
     X_centred, codes, train, test = fold
     priors, counts, present = stats["priors"], stats["counts"], stats["present"]
@@ -628,7 +603,16 @@ def _exact_accuracy(fold, members, sizes, stats, shrinkage):
     weights, diagonal = _shrinkage(variance, real, sizes, priors, counts, delta_, beta_, shrinkage)
     sigma = sum(weights[:, i, None, None] * covariance for i, covariance in enumerate(covariances))
     sigma[:, np.arange(p_max), np.arange(p_max)] += diagonal
-    refit = np.zeros(n_spheres, dtype=bool)
+    # a (nearly) singular sigma, as with no shrinkage and fewer training samples than voxels:
+    # scikit-learn's least-squares solution is not the one of a solve; refitted with it
+    # (padding voxels get a diagonal inside the real block's spectrum: the same condition)
+    on_diagonal = sigma[:, np.arange(p_max), np.arange(p_max)]
+    largest = np.where(real, on_diagonal, -np.inf).max(axis=1, keepdims=True)
+    block = sigma.copy()
+    block[:, np.arange(p_max), np.arange(p_max)] = np.where(real, on_diagonal, largest)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        condition = np.linalg.cond(block)
+    refit = ~(condition * sizes * np.finfo(float).eps < _CONDITION_TOLERANCE)
     coef, intercept = _coefficients(sigma, means, priors, refit)
     tested = data[:, :, test]  # (n_spheres, p_max, n_test)
     scores = np.einsum("spn,spk->snk", tested, coef) + intercept[:, None, :]

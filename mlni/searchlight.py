@@ -18,10 +18,10 @@ Two ways to compute it are offered by :func:`search_light`:
   :class:`~sklearn.discriminant_analysis.LinearDiscriminantAnalysis` with
   ``solver="lsqr", shrinkage="auto"`` (Ledoit-Wolf), the classifier that searchlight
   toolboxes use by default. ``("lda", 0.1)`` fixes the shrinkage instead. The covariance of
-  every pair of nearby voxels is computed once per fold and class; then, in batches of
-  thousands of spheres, each sphere's small covariance block is read off, shrunk in closed
-  form and the p x p system of LDA solved (see :mod:`mlni._lda_searchlight`). The accuracies
-  are those of the estimator refit on every sphere.
+  every pair of nearby voxels is computed once per fold and class; then each sphere's small
+  covariance block is read off, shrunk in closed form and the p x p system of LDA solved,
+  sphere by sphere in code compiled with numba (see :mod:`mlni._lda_searchlight`). The
+  accuracies are those of the estimator refit on every sphere.
 * any scikit-learn estimator object: the classic path, one ``cross_val_score`` per sphere,
   spread with joblib (processes by default, or any joblib backend such as dask, chosen
   with ``joblib.parallel_config``).

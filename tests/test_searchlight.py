@@ -313,6 +313,73 @@ def test_lda_path_recomputed_in_double_precision(closed_form_only, monkeypatch, 
         recomputed.clear()
 
 
+@pytest.mark.parametrize("shrinkage", ["auto", 0.0, 1e-6])
+def test_lda_path_fewer_training_samples_than_voxels(shrinkage):
+    """Training folds of 9 samples for spheres of up to 19 voxels: without shrinkage the
+    covariance is singular and scikit-learn's least-squares solution is the reference."""
+    mask_img, X, y, folds = _unbalanced_case(2, seed=3)
+    folds = [(test, train) for train, test in folds]  # train on the small part
+    largest_sphere = _brute_force_neighbors(mask_img, 5.6).sum(axis=1).max()
+    assert max(train.size for train, _ in folds) < largest_sphere
+    estimator = "lda" if shrinkage == "auto" else ("lda", shrinkage)
+    fast = search_light(X, y, mask_img, radius=5.6, cv=folds, estimator=estimator, progress=False)
+    expected = _lda_sphere_by_sphere(X, y, mask_img, 5.6, folds, shrinkage)
+    np.testing.assert_allclose(fast, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("shrinkage", ["auto", 0.0, 1e-4, 0.3])
+def test_lda_path_well_conditioned_spheres_need_no_recomputation(monkeypatch, shrinkage):
+    """With enough samples, even without shrinkage, almost every sphere is computed from the
+    single-precision tables: few are recomputed in double precision."""
+    recomputed = []
+    exact_accuracy = lda_engine._exact_accuracy
+
+    def counting(fold, members, sizes, stats, shrinkage):
+        recomputed.append(members.shape[0])
+        return exact_accuracy(fold, members, sizes, stats, shrinkage)
+
+    monkeypatch.setattr(lda_engine, "_exact_accuracy", counting)
+    mask_img = _mask_img(shape=(8, 8, 6), fill=0.8, seed=1)
+    X, y = _data(mask_img, n_per_class=60)
+    estimator = "lda" if shrinkage == "auto" else ("lda", shrinkage)
+    search_light(X, y, mask_img, radius=5.6, cv=KFold(4), estimator=estimator, progress=False)
+    assert sum(recomputed) < 0.05 * 4 * X.shape[1]
+
+
+def test_lda_kernel_pair_cross_products_equal_einsum():
+    from mlni._lda_kernel import pair_cross_products
+
+    rng = np.random.default_rng(0)
+    n_atoms, n_voxels, atom_size, n_half = 3, 40, 7, 9
+    values = rng.normal(size=(n_atoms, n_voxels + 1, atom_size)).astype(np.float32)
+    values[:, -1] = 0.0  # the dummy voxel
+    partners = rng.integers(0, n_voxels + 1, size=(n_voxels, n_half))
+    table = np.full((n_atoms, n_voxels + 1, n_half + 1), 7.0, dtype=np.float32)
+    pair_cross_products(values, partners, table)
+    expected = np.einsum("avn,avjn->avj", values[:, :-1], values[:, partners].astype(float))
+    np.testing.assert_allclose(table[:, :-1, :-1], expected, rtol=1e-6, atol=1e-6)
+    assert (table[:, -1] == 7.0).all() and (table[:, :, -1] == 7.0).all()  # left as is
+
+
+def test_lda_kernel_sphere_square_sums_equal_loop():
+    from mlni._lda_kernel import sphere_square_sums
+
+    rng = np.random.default_rng(1)
+    n_voxels, n_samples = 30, 11
+    values = rng.random((n_voxels + 1, n_samples)).astype(np.float32)
+    sizes = rng.integers(1, 6, size=12)
+    members = np.full((12, 5), n_voxels)
+    for s, size in enumerate(sizes):
+        members[s, :size] = rng.choice(n_voxels, size, replace=False)
+    bounds = np.array([0, 4, 11])
+    sums = sphere_square_sums(members, sizes, values, bounds)
+    for s, size in enumerate(sizes):
+        inner = values[members[s, :size]].astype(float).sum(axis=0)
+        for c in range(2):
+            expected = (inner[bounds[c] : bounds[c + 1]] ** 2).sum()
+            np.testing.assert_allclose(sums[s, c], expected, rtol=1e-6)
+
+
 def test_lda_sphere_sums_stencil_equals_sparse_block_sums():
     """Sums over each sphere's block: by the stencil, and by the sparse fallback."""
     mask_img, X, y, folds = _unbalanced_case(2, seed=9)
