@@ -12,9 +12,11 @@ miyawaki       the Miyawaki 2008 runs, per-pixel decoding (Table 1 of Abraham et
                encoding and receptive fields
 widgets        interactive figures: live with a kernel, pre-rendered without one
 
-It depends on numpy, scipy, scikit-learn, nibabel and matplotlib only: nothing here knows
-about a book, its build or its recorded results (that is ``mlni_course``), nor about where
-datasets come from (that is ``data_fetchers``).
+It depends on the scientific Python stack (numpy, scipy, scikit-learn, nibabel, matplotlib,
+pandas, joblib, tqdm; ipywidgets for ``widgets``) and on numba, which compiles the per-sphere
+loop of the LDA searchlight. Nothing here knows about a book, its build or its recorded
+results (that is ``mlni_course``), nor about where datasets come from (that is
+``data_fetchers``).
 """
 
 __version__ = "0.1.0"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
@@ -145,6 +146,23 @@ def test_computation_fails_when_the_l1_model_is_not_sparse(monkeypatch):
     result = check.check_computation(n_samples=72, n_features=2500)
     assert result.status == "fail"
     assert "100.0% non-zero weights" in result.detail
+    assert "wrong results" in result.fix
+
+
+def test_computation_runs_the_lda_searchlight():
+    result = check.check_computation(n_samples=72, n_features=2500)
+    searchlight = float(result.detail.split("LDA searchlight accuracy ")[1].split()[0])
+    assert searchlight >= 0.8
+
+
+def test_computation_fails_when_the_searchlight_finds_nothing(monkeypatch):
+    import mlni.searchlight
+
+    monkeypatch.setattr(mlni.searchlight, "search_light",
+                        lambda X, y, mask_img, **kwargs: np.full(X.shape[1], 0.5))
+    result = check.check_computation(n_samples=72, n_features=2500)
+    assert result.status == "fail"
+    assert "LDA searchlight accuracy 0.50" in result.detail
     assert "wrong results" in result.fix
 
 
