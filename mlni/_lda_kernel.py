@@ -1,16 +1,20 @@
-"""Compiled per-sphere step of the shrinkage-LDA searchlight (private to :mod:`mlni`).
+"""Compiled loops of the shrinkage-LDA searchlight (private to :mod:`mlni`; numba).
 
-For every sphere of one fold, :func:`sphere_accuracies` reads the sphere's p x p block of the
-class covariances from the single-precision tables, assembles the shrunk pooled covariance
-``sigma`` in double precision, factors it (Cholesky), solves for the coefficients, scores
-the test samples and counts the correct predictions. Done sphere by sphere in compiled code,
-the p x p matrices stay in the processor's cache: the NumPy version of the same step (a
-gather of all the blocks, a stacked ``numpy.linalg.solve`` and a sparse product for the
-scores) spent most of its time moving those matrices through memory.
+* :func:`sphere_accuracies`, for every sphere of one fold: read the sphere's p x p block of
+  the class covariances from the single-precision tables, assemble the shrunk pooled
+  covariance ``sigma`` in double precision, factor it (Cholesky), solve for the
+  coefficients, score the test samples and count the correct predictions. Done sphere by
+  sphere, the p x p matrices stay in the processor's cache (the NumPy version of this step,
+  a gather of all the blocks, a stacked ``numpy.linalg.solve`` and a sparse product for the
+  scores, spent most of its time moving them through memory). It also says which spheres to
+  recompute more precisely: a prediction whose margin is within the rounding error of the
+  tables, or a ``sigma`` that is not numerically positive definite.
+* :func:`pair_cross_products`: the table of cross-products of every voxel with the voxels at
+  each displacement from it, per group of samples.
+* :func:`sphere_square_sums`: the sums over each sphere that Ledoit-Wolf's ``beta_`` needs.
 
-It also says which spheres to recompute more precisely: those with a prediction whose margin
-is within the rounding error of the single-precision tables, and those whose ``sigma`` is not
-numerically positive definite.
+The functions are compiled on first use and cached on disk (``cache=True``); they run on one
+core.
 """
 
 from __future__ import annotations

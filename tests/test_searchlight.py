@@ -430,8 +430,10 @@ def test_lda_path_in_small_batches(monkeypatch):
     kwargs = dict(radius=5.6, cv=folds, estimator="lda", progress=False)
     whole = search_light(X, y, mask_img, **kwargs)
     monkeypatch.setattr(lda_engine, "_SPHERES_PER_BATCH", 7)
-    monkeypatch.setattr(lda_engine, "_VOXELS_PER_BLOCK", 5)
     np.testing.assert_array_equal(search_light(X, y, mask_img, **kwargs), whole)
+    monkeypatch.setattr(lda_engine, "_SINGLE_TOLERANCE", np.inf)  # all recomputed, by 7
+    np.testing.assert_allclose(search_light(X, y, mask_img, **kwargs), whole, rtol=0, atol=1e-12)
+    monkeypatch.undo()
     monkeypatch.setattr(lda_engine, "_MAX_TABLE_SIZE", 100)  # one fold's table at a time
     np.testing.assert_allclose(search_light(X, y, mask_img, **kwargs), whole, rtol=0, atol=1e-12)
 
