@@ -11,7 +11,10 @@ classifiers, Gaussian naive Bayes and ``LinearDiscriminantAnalysis(solver="lsqr"
 shrinkage="auto")``, runs with the same folds (KFold(4), unshuffled) and radius (5.6 mm):
 
 1. ``mlni.searchlight.search_light(..., estimator="gnb" or "lda")`` on every voxel of the
-   brain mask, timed end to end (spheres included), best of R runs;
+   brain mask, timed end to end (spheres included), best of R runs. The first run is
+   printed too: it includes loading numba's compiled loop from its cache (or compiling it,
+   once per installation) and the first touches of freshly allocated memory. One more,
+   untimed run gives the most memory the searchlight allocates (tracemalloc);
 2. ``nilearn.decoding.SearchLight`` with the same classifier on N random sphere centres
    (``process_mask_img``), one core. Its time per sphere is extrapolated to the whole brain
    (its set-up time is counted in the per-sphere time, which slightly favours mlni for very
@@ -30,6 +33,7 @@ import os
 import resource
 import sys
 import time
+import tracemalloc
 import warnings
 
 import nibabel as nib
@@ -63,7 +67,8 @@ def load_face_house(size):
 
 
 def time_mlni(X, y, mask_img, radius, cv, estimator, repeats):
-    """Best (wall, CPU) time of the whole-brain fast searchlight, and its scores."""
+    """Best (wall, CPU) time of the whole-brain fast searchlight, the wall time of its first
+    run, its peak memory (MB allocated, in one more run) and its scores."""
     times = []
     for _ in range(repeats):
         start, cpu_start = time.perf_counter(), time.process_time()
@@ -71,7 +76,11 @@ def time_mlni(X, y, mask_img, radius, cv, estimator, repeats):
             X, y, mask_img, radius=radius, cv=cv, estimator=estimator, progress=False
         )
         times.append((time.perf_counter() - start, time.process_time() - cpu_start))
-    return min(times), scores
+    tracemalloc.start()
+    search_light(X, y, mask_img, radius=radius, cv=cv, estimator=estimator, progress=False)
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    return min(times), times[0][0], peak, scores
 
 
 def time_nilearn(X, y, mask_img, radius, cv, centres, estimator):
@@ -128,7 +137,9 @@ def main(argv=None):
 
     ok = True
     for name, make_estimator in ESTIMATORS.items():
-        (wall, cpu), scores = time_mlni(X, y, mask_img, args.radius, cv, name, args.repeats)
+        (wall, cpu), first, memory, scores = time_mlni(
+            X, y, mask_img, args.radius, cv, name, args.repeats
+        )
         (nl_wall, nl_cpu), nl_scores = time_nilearn(
             X, y, mask_img, args.radius, cv, centres, make_estimator()
         )
@@ -138,7 +149,8 @@ def main(argv=None):
         ratio = whole_wall / wall
         ok &= bool(same.mean() >= 0.999)
         print(
-            f"{name}: mlni {wall:.2f} s (CPU {cpu:.2f} s) | nilearn "
+            f"{name}: mlni {wall:.2f} s (CPU {cpu:.2f} s; first run {first:.2f} s; "
+            f"{memory:.0f} MB allocated at most) | nilearn "
             f"{1000 * nl_wall / args.n_spheres:.1f} ms/sphere -> {whole_wall:.0f} s "
             f"({whole_wall / 60:.1f} min, CPU {whole_cpu:.0f} s) extrapolated | speed-up "
             f"{ratio:.0f}x wall, {whole_cpu / cpu:.0f}x CPU "
