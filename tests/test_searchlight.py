@@ -290,17 +290,25 @@ def test_lda_path_refits_spheres_with_a_constant_voxel(monkeypatch):
     assert len(refits) == len(folds) * n_spheres_with_voxel_3
 
 
-@pytest.mark.parametrize("shrinkage", ["auto", 0.3])
-def test_lda_path_recomputed_in_double_precision(closed_form_only, monkeypatch, shrinkage):
-    """Every sphere recomputed from the data in double precision: the same accuracies."""
-    recomputed = []
+@pytest.fixture
+def recomputed(monkeypatch):
+    """The number of spheres of each call to the double-precision recomputation."""
+    calls = []
     exact_accuracy = lda_engine._exact_accuracy
 
     def counting(fold, members, sizes, stats, shrinkage):
-        recomputed.append(members.shape[0])
+        calls.append(members.shape[0])
         return exact_accuracy(fold, members, sizes, stats, shrinkage)
 
     monkeypatch.setattr(lda_engine, "_exact_accuracy", counting)
+    return calls
+
+
+@pytest.mark.parametrize("shrinkage", ["auto", 0.3])
+def test_lda_path_recomputed_in_double_precision(
+    closed_form_only, recomputed, monkeypatch, shrinkage
+):
+    """Every sphere recomputed from the data in double precision: the same accuracies."""
     monkeypatch.setattr(lda_engine, "_SINGLE_TOLERANCE", np.inf)
     for n_classes in [2, 3]:
         mask_img, X, y, folds = _unbalanced_case(n_classes, seed=10 + n_classes)
@@ -328,17 +336,9 @@ def test_lda_path_fewer_training_samples_than_voxels(shrinkage):
 
 
 @pytest.mark.parametrize("shrinkage", ["auto", 0.0, 1e-4, 0.3])
-def test_lda_path_well_conditioned_spheres_need_no_recomputation(monkeypatch, shrinkage):
+def test_lda_path_well_conditioned_spheres_need_no_recomputation(recomputed, shrinkage):
     """With enough samples, even without shrinkage, almost every sphere is computed from the
     single-precision tables: few are recomputed in double precision."""
-    recomputed = []
-    exact_accuracy = lda_engine._exact_accuracy
-
-    def counting(fold, members, sizes, stats, shrinkage):
-        recomputed.append(members.shape[0])
-        return exact_accuracy(fold, members, sizes, stats, shrinkage)
-
-    monkeypatch.setattr(lda_engine, "_exact_accuracy", counting)
     mask_img = _mask_img(shape=(8, 8, 6), fill=0.8, seed=1)
     X, y = _data(mask_img, n_per_class=60)
     estimator = "lda" if shrinkage == "auto" else ("lda", shrinkage)
