@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-network", action="store_true",
                        help="do not probe the data servers")
     check.add_argument("--no-compute", action="store_true",
-                       help="skip the ten-second computation")
+                       help="skip the computation (a few seconds)")
     student = commands.add_parser(
         "student",
         help="write copies of the chapters without solutions and answers",
