@@ -130,13 +130,10 @@ def lda_search_light(X, y, mask, neighbors, centres, folds, shrinkage="auto", pr
             table[atom_codes == c].sum(axis=0, dtype=np.float64).astype(np.float32)
             for c in range(codes.max() + 1)
         ]
-    batches = [
-        slice(start, start + _SPHERES_PER_BATCH)
-        for start in range(0, neighbors.shape[0], _SPHERES_PER_BATCH)
-    ]
     block_sums = None
     if not pairs.stencil_exact:
-        index = [pairs.block_index(batch) for batch in batches]
+        starts = range(0, neighbors.shape[0], _SPHERES_PER_BATCH)
+        index = [pairs.block_index(slice(start, start + _SPHERES_PER_BATCH)) for start in starts]
         block_sums = _block_sums(index, pairs, neighbors.shape[0])
     # beta_ from the data in single precision, as the tables: (n_voxels, n_samples)
     X_single_T = None
@@ -246,7 +243,8 @@ class _PairTable:
         self.column[:-1, :-1] = np.where(
             half[position], column_of[position], column_of[mirror[position]]
         )
-        self._cell_code = (2 * self.column + self.from_b).ravel()
+        # (column, from_b) of each pair of offsets coded as 2 * column + from_b
+        self.cell_code = 2 * self.column + self.from_b
         self.partners = self._partners(mask, ijk, self._decode(displacements[half]))
         # a sum over a sphere's block as a stencil: the block of the sphere centred on v
         # reads, for each offset r, the cells (spokes[v, r], j) with weight stencil[r, j]
@@ -289,9 +287,7 @@ class _PairTable:
     def block_index(self, batch):
         """Flat index of each sphere's p x p block into a (n_voxels + 1, n_half + 1) table."""
         offsets, members = self.offset_index[batch], self.members[batch]
-        # one gather from a flat table coding (column, from_b) as 2 * column + from_b
-        n_offsets = self.column.shape[0]
-        cell = self._cell_code[offsets[:, :, None] * n_offsets + offsets[:, None, :]]
+        cell = self.cell_code[offsets[:, :, None], offsets[:, None, :]]
         reader = np.where(cell & 1, members[:, None, :], members[:, :, None])
         reader *= self.n_half + 1
         reader += cell >> 1
@@ -552,12 +548,11 @@ def _fold_accuracy(pairs, stats, shrinkage):
     delta_ = stats.get("delta_")
     beta_ = stats.get("beta_")
     weights, diagonal = _shrinkage(variance, real, sizes, priors, counts, delta_, beta_, shrinkage)
-    n_offsets = pairs.column.shape[0]
     return sphere_accuracies(
         members,
         sizes,
         pairs.offset_index,
-        pairs._cell_code.reshape(n_offsets, n_offsets),
+        pairs.cell_code,
         stats["tables"],
         weights,
         diagonal,
